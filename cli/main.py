@@ -1,0 +1,62 @@
+"""Entry point of the `rag` console script.
+
+Maps the project's error tree to exit codes in one place: 2 for bad usage or bad input (one line
+on stderr naming the problem), 1 for anything else.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from rag.errors import RagError
+
+app = typer.Typer(
+    name="rag",
+    help="Question answering over news articles, with a citation on every claim.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    # Imported here so `rag --help` stays fast and each command module stays independent.
+    from cli import evaluate, ingest, query, serve
+
+    app.command("ingest")(ingest.ingest_command)
+    app.command("ask")(query.ask_command)
+    app.command("search")(query.search_command)
+    app.command("serve")(serve.serve_command)
+    app.command("eval")(evaluate.eval_command)
+    if hasattr(evaluate, "bench_command"):
+        app.command("bench")(evaluate.bench_command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    _register()
+    try:
+        app(args=argv, standalone_mode=False)
+    except RagError as exc:
+        print(f"rag: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("rag: interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as exc:  # typer.Exit from a command
+        return int(exc.code or 0)
+    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Abort):
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Core library: parsing, chunking, embedding, storing, retrieving, answering. Knows nothing of HTTP."""

@@ -1,0 +1,1 @@
+"""Answer composition: extractive (default), LLM (optional), and the abstention decision."""

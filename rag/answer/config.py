@@ -1,0 +1,45 @@
+"""Answer and retrieval settings stored with each index generation (`settings.json`).
+
+The defaults here are the values fitted on the tuning split of `eval/questions.jsonl`
+(see `rag eval --calibrate`); an index carries the values it was built with, so answers
+are reproducible from the index version alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    # Abstain when the best sentence's evidence score is below this.
+    abstain_threshold: float = 0.45
+    # Evidence score = (1 - lexical_weight) * cosine + lexical_weight * share of question terms present.
+    lexical_weight: float = 0.3
+    max_sentences: int = 3
+    # Only sentences within this margin of the best one may join the answer.
+    sentence_margin: float = 0.15
+    # MMR trade-off between relevance and novelty.
+    mmr_lambda: float = 0.7
+    # Hybrid retrieval: candidates from each ranker, fused by weighted RRF.
+    candidate_pool: int = 50
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    # Boost for chunks published in a year the question names.
+    year_boost: float = 1.5
+    # Hits whose term sets overlap at least this much are one passage (syndicated copies).
+    duplicate_jaccard: float = 0.9
+
+    @classmethod
+    def defaults(cls) -> AnswerConfig:
+        return cls()
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> AnswerConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)

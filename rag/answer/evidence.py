@@ -1,0 +1,80 @@
+"""Candidate sentences for an answer and their evidence scores.
+
+Sentence vectors were computed at ingest, so scoring a question costs one matrix-vector product
+over the sentences inside the retrieved passages, plus a term overlap.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.answer.config import AnswerConfig
+from rag.store.index_files import IndexData
+from rag.terms import terms
+from rag.types import Hit, Sentence
+
+
+@dataclass(frozen=True)
+class Candidate:
+    row: int  # row in the index's sentence list / vector matrix
+    sentence: Sentence
+    hit: Hit  # the passage it was found in
+    score: float  # evidence score used for selection and abstention
+    cosine: float
+
+
+class SentenceIndex:
+    """Sentences of each document in order, found by offset range."""
+
+    def __init__(self, data: IndexData) -> None:
+        self.data = data
+        self._rows: dict[str, list[int]] = {}
+        self._starts: dict[str, list[int]] = {}
+        for row, sentence in enumerate(data.sentences):
+            self._rows.setdefault(sentence.doc_id, []).append(row)
+            self._starts.setdefault(sentence.doc_id, []).append(sentence.start)
+
+    def rows_within(self, doc_id: str, start: int, end: int) -> list[int]:
+        starts = self._starts.get(doc_id, [])
+        rows = self._rows.get(doc_id, [])
+        first = bisect.bisect_left(starts, start)
+        out = []
+        for i in range(first, len(rows)):
+            sentence = self.data.sentences[rows[i]]
+            if sentence.start >= end:
+                break
+            if sentence.end <= end:
+                out.append(rows[i])
+        return out
+
+
+def score_candidates(
+    question: str,
+    query_vector: np.ndarray,
+    hits: Sequence[Hit],
+    sentences: SentenceIndex,
+    config: AnswerConfig,
+) -> list[Candidate]:
+    """Every sentence inside the hits, scored, best first (each sentence once)."""
+    seen: dict[int, Hit] = {}
+    for hit in hits:
+        for row in sentences.rows_within(hit.doc_id, hit.start, hit.end):
+            seen.setdefault(row, hit)
+    if not seen:
+        return []
+    rows = list(seen)
+    cosines = np.asarray(sentences.data.sentence_vectors[rows]) @ query_vector
+    question_terms = set(terms(question))
+    candidates = []
+    for row, cosine in zip(rows, cosines, strict=True):
+        sentence = sentences.data.sentences[row]
+        overlap = len(question_terms & set(terms(sentence.text))) / len(question_terms) if question_terms else 0.0
+        cosine = float(cosine) if np.isfinite(cosine) else 0.0
+        score = (1 - config.lexical_weight) * cosine + config.lexical_weight * overlap
+        candidates.append(Candidate(row, sentence, seen[row], score, cosine))
+    candidates.sort(key=lambda c: (-c.score, c.row))
+    return candidates

@@ -1,0 +1,93 @@
+"""The default composer: 1–4 sentences quoted verbatim from the passages, each with its `[n]`.
+
+Sentences are picked for relevance and novelty (maximal marginal relevance over their stored
+vectors). Before returning, each quote is checked to sit verbatim at its offsets in its
+document's clean text; anything that fails is dropped (fail closed). When the best evidence is
+too weak, the composer abstains and offers the nearest passages for the reader to check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from rag.answer.config import AnswerConfig
+from rag.answer.evidence import Candidate, SentenceIndex, score_candidates
+from rag.types import Answer, Citation, Document, Hit
+
+ABSTAIN_TEXT = "The indexed documents do not answer this question."
+
+
+class ExtractiveComposer:
+    mode = "extractive"
+
+    def __init__(
+        self, sentences: SentenceIndex, documents: dict[str, Document], config: AnswerConfig, index_version: str
+    ) -> None:
+        self.sentences = sentences
+        self.documents = documents
+        self.config = config
+        self.index_version = index_version
+
+    def compose(self, question: str, hits: Sequence[Hit], query_vector: np.ndarray) -> Answer:
+        if not hits:
+            return self.abstain(question, hits, "no_relevant_passage")
+        candidates = score_candidates(question, query_vector, hits, self.sentences, self.config)
+        if not candidates or candidates[0].score < self.config.abstain_threshold:
+            return self.abstain(question, hits, "low_support" if candidates else "no_relevant_passage")
+        chosen = [c for c in self._select(candidates) if self._verbatim(c)]
+        if not chosen:
+            return self.abstain(question, hits, "low_support")
+        citations = tuple(
+            Citation(
+                n=n, doc_id=c.sentence.doc_id, chunk_id=c.hit.chunk_id, title=c.hit.title, url=c.hit.url,
+                published=c.hit.published, source=c.hit.source, text=c.sentence.text, score=c.score,
+                start=c.sentence.start, end=c.sentence.end,
+            )
+            for n, c in enumerate(chosen, start=1)
+        )
+        text = " ".join(f"{c.text} [{c.n}]" for c in citations)
+        return Answer(question, text, False, citations, self.mode, self.index_version)
+
+    def abstain(self, question: str, hits: Sequence[Hit], reason: str) -> Answer:
+        """Say plainly that the documents do not answer; offer the closest passages, if any."""
+        nearest = list(hits[:3])
+        citations = tuple(
+            Citation(
+                n=n, doc_id=h.doc_id, chunk_id=h.chunk_id, title=h.title, url=h.url, published=h.published,
+                source=h.source, text=h.text, score=h.score, start=h.start, end=h.end,
+            )
+            for n, h in enumerate(nearest, start=1)
+        )
+        text = ABSTAIN_TEXT
+        if citations:
+            markers = ", ".join(f"[{c.n}]" for c in citations)
+            text += f" The closest passages, for you to check: {markers}."
+        return Answer(question, text, True, citations, self.mode, self.index_version, reason=reason)
+
+    def _select(self, candidates: list[Candidate]) -> list[Candidate]:
+        floor = candidates[0].score - self.config.sentence_margin
+        pool = [c for c in candidates if c.score >= floor]
+        vectors = np.asarray(self.sentences.data.sentence_vectors[[c.row for c in pool]])
+        chosen: list[int] = []
+        while pool and len(chosen) < self.config.max_sentences:
+            best, best_value = -1, -np.inf
+            for i, candidate in enumerate(pool):
+                if i in chosen:
+                    continue
+                redundancy = max((float(vectors[i] @ vectors[j]) for j in chosen), default=0.0)
+                value = self.config.mmr_lambda * candidate.score - (1 - self.config.mmr_lambda) * redundancy
+                if value > best_value:
+                    best, best_value = i, value
+            if best < 0:
+                break
+            if chosen and max(float(vectors[best] @ vectors[j]) for j in chosen) > 0.9:
+                break  # near-repeat of a quote we already have: stop rather than pad
+            chosen.append(best)
+        return [pool[i] for i in chosen]
+
+    def _verbatim(self, candidate: Candidate) -> bool:
+        doc = self.documents.get(candidate.sentence.doc_id)
+        s = candidate.sentence
+        return doc is not None and bool(s.text.strip()) and doc.text[s.start : s.end] == s.text

@@ -1,0 +1,112 @@
+"""The query side: a loaded index, an embedder and a composer behind `search` and `ask`.
+
+Thread-safe for concurrent reads: the index is immutable once loaded and the embedder
+serializes its own model calls.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from rag.answer.config import AnswerConfig
+from rag.answer.evidence import SentenceIndex
+from rag.answer.extractive import ExtractiveComposer
+from rag.embedding import load_embedder
+from rag.errors import NotFoundError, QuestionError
+from rag.protocols import AnswerComposer, Embedder
+from rag.retrieval.hybrid import HybridRetriever
+from rag.settings import Settings
+from rag.store.index_files import IndexData, load_index
+from rag.types import Answer, Document, Filters, Hit, SearchResult
+
+
+class RagEngine:
+    def __init__(
+        self,
+        data: IndexData,
+        embedder: Embedder,
+        settings: Settings,
+        composer: AnswerComposer | None = None,
+    ) -> None:
+        self.data = data
+        self.embedder = embedder
+        self.settings = settings
+        self.config = AnswerConfig.from_dict(data.answer_settings)
+        self._documents = {d.doc_id: d for d in data.documents}
+        self.retriever = HybridRetriever(data, self.config)
+        self.extractive = ExtractiveComposer(SentenceIndex(data), self._documents, self.config, data.version)
+        self.composer: AnswerComposer = composer or self.extractive
+
+    @classmethod
+    def open(cls, settings: Settings, embedder: Embedder | None = None) -> RagEngine:
+        embedder = embedder or load_embedder(settings)
+        data = load_index(settings.index_dir, expected_model=embedder.name)
+        return cls(data, embedder, settings)
+
+    @property
+    def index_version(self) -> str:
+        return self.data.version
+
+    def documents(self) -> list[Document]:
+        return list(self.data.documents)
+
+    def document(self, doc_id: str) -> Document:
+        try:
+            return self._documents[doc_id]
+        except KeyError:
+            raise NotFoundError(f"no document with id {doc_id!r}") from None
+
+    def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> SearchResult:
+        query, k = self._validate(query, k)
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        vector = self._encode(query, timings)
+        hits = self._retrieve(query, vector, k, filters, timings)
+        timings["total"] = (time.perf_counter() - started) * 1000
+        return SearchResult(query, tuple(hits), self.index_version, timings)
+
+    def ask(self, question: str, top_k: int | None = None, filters: Filters | None = None) -> Answer:
+        question, k = self._validate(question, top_k)
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        vector = self._encode(question, timings)
+        hits = self._retrieve(question, vector, k, filters, timings)
+        t = time.perf_counter()
+        answer = self.composer.compose(question, hits, vector)
+        timings["compose"] = (time.perf_counter() - t) * 1000
+        timings["total"] = (time.perf_counter() - started) * 1000
+        return Answer(
+            question=answer.question, answer=answer.answer, abstained=answer.abstained,
+            citations=answer.citations, mode=answer.mode, index_version=answer.index_version,
+            timings_ms={**answer.timings_ms, **timings}, reason=answer.reason,
+        )
+
+    def _validate(self, text: str, k: int | None) -> tuple[str, int]:
+        if not isinstance(text, str):
+            raise QuestionError("the question must be a string")
+        text = text.strip()
+        if not text:
+            raise QuestionError("the question is empty")
+        if len(text) > self.settings.max_question_chars:
+            raise QuestionError(f"the question is longer than {self.settings.max_question_chars} characters")
+        k = self.settings.top_k if k is None else k
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= self.settings.max_top_k:
+            raise QuestionError(f"k must be an integer from 1 to {self.settings.max_top_k}")
+        return text, k
+
+    def _encode(self, text: str, timings: dict[str, float]) -> np.ndarray:
+        t = time.perf_counter()
+        vector = self.embedder.embed_query(text)
+        timings["encode"] = (time.perf_counter() - t) * 1000
+        return vector
+
+    def _retrieve(
+        self, query: str, vector: np.ndarray, k: int, filters: Filters | None, timings: dict[str, float]
+    ) -> Sequence[Hit]:
+        t = time.perf_counter()
+        hits = self.retriever.retrieve(query, vector, k, filters)
+        timings["retrieve"] = (time.perf_counter() - t) * 1000
+        return hits

@@ -1,0 +1,259 @@
+"""Ingest: files → documents → chunks and sentences → vectors → a new index generation.
+
+Incremental by content: a chunk or sentence whose exact text was embedded before reuses its
+vector, so re-running on unchanged input embeds nothing and writes nothing. Documents are
+replaced per source file (a changed file replaces its documents, never duplicates them);
+`prune` drops documents whose source files are gone.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.answer.config import AnswerConfig
+from rag.chunking import ChunkerConfig, chunk_document, split_sentences
+from rag.embedding import load_embedder
+from rag.errors import IndexCorruptError
+from rag.parsing import parse_paths
+from rag.protocols import Embedder
+from rag.settings import Settings
+from rag.store.faiss_store import build_faiss_index, FaissStore
+from rag.store.index_files import (
+    IndexData,
+    compute_version,
+    index_exists,
+    load_index,
+    write_index,
+)
+from rag.types import Chunk, Document, Sentence
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    documents: int
+    chunks: int
+    sentences: int
+    embedded: int  # texts sent to the model in this run (chunks + sentences)
+    reused: int  # texts whose vectors came from the previous index
+    removed: int  # chunks of the previous index that are gone
+    documents_removed: int
+    index_version: str
+    written: bool
+    seconds: float
+    rebuilt_from_corrupt: bool = False
+
+    def line(self) -> str:
+        status = "index written" if self.written else "index unchanged"
+        note = " (previous index was unreadable; rebuilt)" if self.rebuilt_from_corrupt else ""
+        return (
+            f"{self.documents} documents, {self.chunks} chunks: {self.embedded} embedded, "
+            f"{self.reused} reused, {self.removed} removed; {status} {self.index_version} "
+            f"in {self.seconds:.2f}s{note}"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+ProgressFn = Callable[[int, int], None]
+
+
+def ingest(
+    paths: Sequence[Path],
+    settings: Settings,
+    embedder: Embedder | None = None,
+    prune: bool = False,
+    progress: bool = False,
+) -> IngestSummary:
+    started = time.perf_counter()
+    # Parse everything first: bad input fails here, before the index is touched.
+    parsed = parse_paths(list(paths))
+    index_dir = settings.index_dir
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with _ingest_lock(index_dir):
+        previous, corrupt = _load_previous(index_dir)
+        embedder = embedder or load_embedder(settings)
+        documents, sources = _merge_documents(previous, parsed, paths, prune)
+        config = ChunkerConfig(settings.chunk_tokens, settings.chunk_overlap_tokens)
+        count_model = getattr(embedder, "count_model_tokens", None)
+        chunks = [c for d in documents for c in chunk_document(d, config, count_model)]
+        sentences = [s for d in documents for s in split_sentences(d)]
+        answer_settings = AnswerConfig.defaults().as_dict()
+        version = compute_version(embedder.name, config.as_dict(), documents, chunks)
+        previous_chunks = {c.chunk_id for c in previous.chunks} if previous else set()
+        removed = len(previous_chunks - {c.chunk_id for c in chunks})
+        if (
+            previous is not None
+            and previous.version == version
+            and previous.answer_settings == answer_settings
+            and previous.manifest.get("sources") == sources
+        ):
+            return IngestSummary(
+                len(documents), len(chunks), len(sentences), 0, len(chunks) + len(sentences), 0,
+                0, version, False, time.perf_counter() - started,
+            )
+
+        report = _progress_reporter(progress)
+        known = _known_vectors(previous)
+        chunk_vectors, embedded_c, reused_c = _vectors_for([c.text for c in chunks], known, embedder, report)
+        sentence_vectors, embedded_s, reused_s = _vectors_for([s.text for s in sentences], known, embedder, report)
+        store = FaissStore(*build_faiss_index(chunk_vectors.reshape(-1, embedder.dim)))
+        manifest = {
+            "index_version": version,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "model": embedder.name,
+            "dim": embedder.dim,
+            "chunker": config.as_dict(),
+            "vector_index": store.params,
+            "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
+            "sources": sources,
+        }
+        write_index(
+            index_dir,
+            documents=documents,
+            chunks=chunks,
+            sentences=sentences,
+            chunk_store=store,
+            sentence_vectors=sentence_vectors.reshape(-1, embedder.dim),
+            manifest=manifest,
+            answer_settings=answer_settings,
+        )
+        previous_ids = {d.doc_id for d in previous.documents} if previous else set()
+        return IngestSummary(
+            documents=len(documents),
+            chunks=len(chunks),
+            sentences=len(sentences),
+            embedded=embedded_c + embedded_s,
+            reused=reused_c + reused_s,
+            removed=removed,
+            documents_removed=len(previous_ids - {d.doc_id for d in documents}),
+            index_version=version,
+            written=True,
+            seconds=time.perf_counter() - started,
+            rebuilt_from_corrupt=corrupt,
+        )
+
+
+@contextmanager
+def _ingest_lock(index_dir: Path) -> Iterator[None]:
+    # Two ingests into one folder would each clean up the other's staging generation.
+    with open(index_dir / ".ingest.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _load_previous(index_dir: Path) -> tuple[IndexData | None, bool]:
+    if not index_exists(index_dir):
+        return None, False
+    try:
+        return load_index(index_dir), False
+    except IndexCorruptError:
+        return None, True
+
+
+def _merge_documents(
+    previous: IndexData | None, parsed: list[Document], paths: Sequence[Path], prune: bool
+) -> tuple[list[Document], dict[str, str]]:
+    """Documents of the new index, and the source → file path map recorded in the manifest."""
+    new_sources = {d.source for d in parsed}
+    sources: dict[str, str] = dict(previous.manifest.get("sources", {})) if previous else {}
+    for source in new_sources:
+        sources[source] = _source_path(source, paths)
+    kept: list[Document] = []
+    if previous is not None:
+        for doc in previous.documents:
+            if doc.source in new_sources:
+                continue  # the re-parsed file replaces all of its documents
+            if prune and not Path(sources.get(doc.source, "")).exists():
+                continue
+            kept.append(doc)
+    if prune:
+        sources = {s: p for s, p in sources.items() if s in new_sources or Path(p).exists()}
+    sources = {s: p for s, p in sources.items() if s in new_sources or any(d.source == s for d in kept)}
+    return kept + parsed, dict(sorted(sources.items()))
+
+
+def _source_path(source: str, paths: Sequence[Path]) -> str:
+    for path in paths:
+        candidate = path / source if path.is_dir() else path
+        if candidate.exists() and (path.is_dir() or path.name == source):
+            return str(candidate.resolve())
+    return source
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _known_vectors(previous: IndexData | None) -> dict[str, np.ndarray]:
+    if previous is None:
+        return {}
+    known: dict[str, np.ndarray] = {}
+    if previous.chunks:
+        vectors = previous.chunk_store.vectors(np.arange(len(previous.chunks)))
+        for chunk, vector in zip(previous.chunks, vectors, strict=True):
+            known[_text_key(chunk.text)] = vector
+    for sentence, vector in zip(previous.sentences, previous.sentence_vectors, strict=True):
+        known[_text_key(sentence.text)] = np.asarray(vector)
+    return known
+
+
+def _vectors_for(
+    texts: list[str],
+    known: dict[str, np.ndarray],
+    embedder: Embedder,
+    report: Callable[[int, int], None],
+) -> tuple[np.ndarray, int, int]:
+    """Vectors for `texts` in order, embedding only texts never seen (each distinct text once)."""
+    keys = [_text_key(t) for t in texts]
+    missing: dict[str, str] = {}
+    for key, text in zip(keys, texts, strict=True):
+        if key not in known and key not in missing:
+            missing[key] = text
+    if missing:
+        todo = list(missing.items())
+        batch = 256
+        for begin in range(0, len(todo), batch):
+            part = todo[begin : begin + batch]
+            vectors = embedder.embed([text for _, text in part])
+            for (key, _), vector in zip(part, vectors, strict=True):
+                known[key] = vector
+            report(min(begin + batch, len(todo)), len(todo))
+    reused = sum(1 for key in keys if key not in missing)
+    out = np.vstack([known[k] for k in keys]) if keys else np.zeros((0, embedder.dim), dtype=np.float32)
+    return out.astype(np.float32), len(missing), reused
+
+
+def _progress_reporter(enabled: bool) -> Callable[[int, int], None]:
+    if not enabled:
+        return lambda done, total: None
+    from rich.progress import Progress
+
+    state: dict[str, Any] = {}
+
+    def report(done: int, total: int) -> None:
+        if "progress" not in state or state["total"] != total:
+            if "progress" in state:
+                state["progress"].stop()
+            state["progress"] = Progress(transient=True)
+            state["progress"].start()
+            state["task"] = state["progress"].add_task("embedding", total=total)
+            state["total"] = total
+        state["progress"].update(state["task"], completed=done)
+        if done >= total:
+            state["progress"].stop()
+            del state["progress"]
+
+    return report

@@ -1,0 +1,1 @@
+"""Persistence: the FAISS vector store and the on-disk index (documents, chunks, manifest)."""

@@ -1,0 +1,219 @@
+"""The on-disk index: one immutable generation folder per version, and a CURRENT pointer.
+
+    index/
+      CURRENT                   name of the live generation (replaced atomically)
+      v-<version>/
+        manifest.json           model, dimension, chunker settings, counts, sha256 of every file
+        documents.jsonl         one Document per line
+        chunks.jsonl            one chunk per line: id, doc_id, offsets (text = document text slice)
+        sentences.jsonl         sentence offsets per document (for the extractive composer)
+        chunk_vectors.faiss     FAISS index over chunk vectors, row i = chunks.jsonl line i
+        sentence_vectors.npy    float32 sentence vectors, row i = sentences.jsonl line i
+        settings.json           tuned answer settings (abstention threshold, fusion weights)
+
+A new generation is written completely (each file fsynced) in a temp folder, renamed into place,
+and only then does CURRENT move: an interrupted ingest leaves the previous index loadable.
+Loading verifies the manifest and every checksum and refuses a mismatch with a clear error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.errors import IndexCorruptError, IndexMissingError
+from rag.store.atomic import atomic_write_bytes, fsync_dir, fsync_file
+from rag.store.faiss_store import FaissStore
+from rag.types import Chunk, Document, Sentence
+
+FORMAT_VERSION = 1
+POINTER = "CURRENT"
+
+
+@dataclass
+class IndexData:
+    documents: list[Document]
+    chunks: list[Chunk]
+    sentences: list[Sentence]
+    chunk_store: FaissStore
+    sentence_vectors: np.ndarray
+    manifest: dict[str, Any]
+    answer_settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest["index_version"])
+
+
+def index_exists(index_dir: Path) -> bool:
+    return (index_dir / POINTER).is_file()
+
+
+def current_generation(index_dir: Path) -> Path:
+    pointer = index_dir / POINTER
+    if not pointer.is_file():
+        raise IndexMissingError(f"no index at {index_dir} (run `rag ingest` first)")
+    name = pointer.read_text(encoding="utf-8").strip()
+    generation = index_dir / name
+    if not name or "/" in name or not generation.is_dir():
+        raise IndexCorruptError(f"{pointer}: points at a missing generation {name!r}")
+    return generation
+
+
+def compute_version(model: str, chunker: dict[str, Any], documents: list[Document], chunks: list[Chunk]) -> str:
+    digest = hashlib.sha256()
+    digest.update(json.dumps({"model": model, "chunker": chunker}, sort_keys=True).encode())
+    for doc in documents:
+        digest.update(json.dumps(_document_record(doc), sort_keys=True).encode())
+    for chunk in chunks:
+        digest.update(chunk.chunk_id.encode())
+    return digest.hexdigest()[:16]
+
+
+def write_index(
+    index_dir: Path,
+    *,
+    documents: list[Document],
+    chunks: list[Chunk],
+    sentences: list[Sentence],
+    chunk_store: FaissStore,
+    sentence_vectors: np.ndarray,
+    manifest: dict[str, Any],
+    answer_settings: dict[str, Any],
+) -> Path:
+    """Write a new generation and make it current. Returns the generation folder."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    version = manifest["index_version"]
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=index_dir))
+    try:
+        _write_jsonl(staging / "documents.jsonl", (_document_record(d) for d in documents))
+        _write_jsonl(
+            staging / "chunks.jsonl",
+            ({"chunk_id": c.chunk_id, "doc_id": c.doc_id, "start": c.start, "end": c.end,
+              "n_tokens": c.n_tokens} for c in chunks),
+        )
+        _write_jsonl(
+            staging / "sentences.jsonl",
+            ({"doc_id": s.doc_id, "start": s.start, "end": s.end} for s in sentences),
+        )
+        chunk_store.save(staging / "chunk_vectors.faiss")
+        np.save(staging / "sentence_vectors.npy", np.ascontiguousarray(sentence_vectors, dtype=np.float32))
+        (staging / "settings.json").write_text(json.dumps(answer_settings, indent=2, sort_keys=True))
+        files = {}
+        for path in sorted(staging.iterdir()):
+            fsync_file(path)
+            files[path.name] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+        full_manifest = {**manifest, "format": FORMAT_VERSION, "files": files}
+        atomic_write_bytes(staging / "manifest.json", json.dumps(full_manifest, indent=2).encode())
+        fsync_dir(staging)
+
+        generation = index_dir / f"v-{version}"
+        if generation.exists():  # same content re-written (e.g. settings changed): replace it
+            shutil.rmtree(generation)
+        os.replace(staging, generation)
+        fsync_dir(index_dir)
+        atomic_write_bytes(index_dir / POINTER, f"{generation.name}\n".encode())
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _remove_stale_generations(index_dir, keep=generation.name)
+    return generation
+
+
+def read_manifest(generation: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise IndexCorruptError(f"{generation}: manifest.json is missing") from exc
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"{generation}/manifest.json: unreadable ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+        raise IndexCorruptError(
+            f"{generation}/manifest.json: format {manifest.get('format') if isinstance(manifest, dict) else '?'}"
+            f" is not {FORMAT_VERSION}; rebuild with `rag ingest`"
+        )
+    return manifest
+
+
+def load_index(index_dir: Path, *, expected_model: str | None = None, verify: bool = True) -> IndexData:
+    generation = current_generation(index_dir)
+    manifest = read_manifest(generation)
+    if expected_model is not None and manifest.get("model") != expected_model:
+        raise IndexCorruptError(
+            f"{index_dir}: built with embedder {manifest.get('model')!r}, but {expected_model!r} is loaded;"
+            " rebuild with `rag ingest`"
+        )
+    if verify:
+        for name, info in manifest.get("files", {}).items():
+            path = generation / name
+            if not path.is_file():
+                raise IndexCorruptError(f"{path}: missing")
+            if path.stat().st_size != info["bytes"] or _sha256(path) != info["sha256"]:
+                raise IndexCorruptError(f"{path}: checksum mismatch (corrupted); rebuild with `rag ingest`")
+    try:
+        documents = [_document_from_record(r) for r in _read_jsonl(generation / "documents.jsonl")]
+        by_id = {d.doc_id: d for d in documents}
+        chunks = [
+            Chunk(chunk_id=r["chunk_id"], doc_id=r["doc_id"], text=by_id[r["doc_id"]].text[r["start"] : r["end"]],
+                  start=r["start"], end=r["end"], n_tokens=r["n_tokens"])
+            for r in _read_jsonl(generation / "chunks.jsonl")
+        ]
+        sentences = [
+            Sentence(chunk_id="", doc_id=r["doc_id"], text=by_id[r["doc_id"]].text[r["start"] : r["end"]],
+                     start=r["start"], end=r["end"])
+            for r in _read_jsonl(generation / "sentences.jsonl")
+        ]
+        sentence_vectors = np.load(generation / "sentence_vectors.npy", mmap_mode="r")
+        answer_settings = json.loads((generation / "settings.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexCorruptError(f"{generation}: unreadable index data ({exc!r})") from exc
+    chunk_store = FaissStore.load(generation / "chunk_vectors.faiss", manifest.get("vector_index", {"type": "flat"}))
+    if chunk_store.size != len(chunks) or len(sentence_vectors) != len(sentences):
+        raise IndexCorruptError(f"{generation}: vector counts do not match the chunk and sentence lists")
+    if chunk_store.size and chunk_store.dim != manifest.get("dim"):
+        raise IndexCorruptError(f"{generation}: vectors have dimension {chunk_store.dim}, manifest says {manifest.get('dim')}")
+    return IndexData(documents, chunks, sentences, chunk_store, sentence_vectors, manifest, answer_settings)
+
+
+def _remove_stale_generations(index_dir: Path, keep: str) -> None:
+    for child in index_dir.iterdir():
+        if child.is_dir() and child.name != keep and (child.name.startswith("v-") or child.name.startswith(".staging-")):
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def _document_record(doc: Document) -> dict[str, Any]:
+    record = asdict(doc)
+    record["metadata"] = dict(doc.metadata)
+    return record
+
+
+def _document_from_record(record: dict[str, Any]) -> Document:
+    return Document(**record)
+
+
+def _write_jsonl(path: Path, records: Any) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False))
+            handle.write("\n")
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,168 @@
+"""The core value types every layer passes around.
+
+All are small frozen dataclasses: they cross thread boundaries in the service and are cached,
+so nothing may mutate them after construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Document:
+    """One clean article.
+
+    `text` is the clean body; every offset elsewhere (chunks, citations) points into it.
+    """
+
+    doc_id: str
+    title: str
+    text: str
+    source: str
+    url: str | None = None
+    published: str | None = None  # ISO 8601 date (YYYY-MM-DD) or None
+    metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document: `document.text[start:end] == text`."""
+
+    chunk_id: str  # content hash: the same passage text in the same document keeps its id
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    n_tokens: int
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of a chunk, with its offsets in the document's clean text."""
+
+    chunk_id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage with the metadata a reader needs to judge it."""
+
+    chunk_id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    score: float
+    title: str
+    url: str | None
+    published: str | None
+    source: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id,
+            "chunk_id": self.chunk_id,
+            "title": self.title,
+            "url": self.url,
+            "published": self.published,
+            "source": self.source,
+            "text": self.text,
+            "score": round(float(self.score), 4),
+            "start": self.start,
+            "end": self.end,
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """What an `[n]` marker in an answer points at: a quoted span of one document."""
+
+    n: int
+    doc_id: str
+    chunk_id: str
+    title: str
+    url: str | None
+    published: str | None
+    source: str
+    text: str
+    score: float
+    start: int
+    end: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "doc_id": self.doc_id,
+            "chunk_id": self.chunk_id,
+            "title": self.title,
+            "url": self.url,
+            "published": self.published,
+            "source": self.source,
+            "text": self.text,
+            "score": round(float(self.score), 4),
+            "start": self.start,
+            "end": self.end,
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A composed answer: the SPEC's `/ask` response body, see `as_dict`."""
+
+    question: str
+    answer: str
+    abstained: bool
+    citations: tuple[Citation, ...]
+    mode: str  # "extractive" | "llm" | "extractive_fallback"
+    index_version: str
+    timings_ms: dict[str, float] = field(default_factory=dict, hash=False, compare=False)
+    reason: str | None = None  # set when abstained (or when the LLM fell back)
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "citations": [c.as_dict() for c in self.citations],
+            "mode": self.mode,
+            "index_version": self.index_version,
+            "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+        }
+        if self.reason is not None:
+            body["reason"] = self.reason
+        return body
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Optional restrictions on what retrieval may return. Dates are ISO `YYYY-MM-DD`, inclusive."""
+
+    published_from: str | None = None
+    published_to: str | None = None
+    sources: tuple[str, ...] = ()
+    doc_ids: tuple[str, ...] = ()
+
+    def is_empty(self) -> bool:
+        return not (self.published_from or self.published_to or self.sources or self.doc_ids)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    hits: tuple[Hit, ...]
+    index_version: str
+    timings_ms: dict[str, float] = field(default_factory=dict, hash=False, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "hits": [h.as_dict() for h in self.hits],
+            "index_version": self.index_version,
+            "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+        }
