@@ -16,7 +16,9 @@ from rag.answer.evidence import SentenceIndex
 from rag.answer.extractive import ExtractiveComposer
 from rag.embedding import load_embedder
 from rag.errors import NotFoundError, QuestionError
-from rag.protocols import AnswerComposer, Embedder
+from rag.answer.llm import LLMComposer
+from rag.llm.openai_compatible import OpenAICompatibleClient
+from rag.protocols import AnswerComposer, Embedder, LLMClient
 from rag.retrieval.hybrid import HybridRetriever
 from rag.settings import Settings
 from rag.store.index_files import IndexData, load_index
@@ -29,7 +31,7 @@ class RagEngine:
         data: IndexData,
         embedder: Embedder,
         settings: Settings,
-        composer: AnswerComposer | None = None,
+        llm_client: LLMClient | None = None,
     ) -> None:
         self.data = data
         self.embedder = embedder
@@ -38,13 +40,20 @@ class RagEngine:
         self._documents = {d.doc_id: d for d in data.documents}
         self.retriever = HybridRetriever(data, self.config)
         self.extractive = ExtractiveComposer(SentenceIndex(data), self._documents, self.config, data.version)
-        self.composer: AnswerComposer = composer or self.extractive
+        self.composer: AnswerComposer = self.extractive
+        if llm_client is not None:
+            self.composer = LLMComposer(llm_client, self.extractive, embedder, settings.llm_context_tokens)
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> RagEngine:
         embedder = embedder or load_embedder(settings)
         data = load_index(settings.index_dir, expected_model=embedder.name)
-        return cls(data, embedder, settings)
+        llm_client = None
+        if settings.llm_url and settings.llm_model:
+            llm_client = OpenAICompatibleClient(
+                settings.llm_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout_s
+            )
+        return cls(data, embedder, settings, llm_client)
 
     @property
     def index_version(self) -> str:

@@ -42,9 +42,10 @@ class IngestSummary:
     documents: int
     chunks: int
     sentences: int
-    embedded: int  # texts sent to the model in this run (chunks + sentences)
-    reused: int  # texts whose vectors came from the previous index
+    embedded: int  # chunks whose vectors were computed in this run
+    reused: int  # chunks whose vectors came from the previous index
     removed: int  # chunks of the previous index that are gone
+    sentences_embedded: int
     documents_removed: int
     index_version: str
     written: bool
@@ -56,7 +57,8 @@ class IngestSummary:
         note = " (previous index was unreadable; rebuilt)" if self.rebuilt_from_corrupt else ""
         return (
             f"{self.documents} documents, {self.chunks} chunks: {self.embedded} embedded, "
-            f"{self.reused} reused, {self.removed} removed; {status} {self.index_version} "
+            f"{self.reused} reused, {self.removed} removed ({self.sentences} sentences, "
+            f"{self.sentences_embedded} embedded); {status} {self.index_version} "
             f"in {self.seconds:.2f}s{note}"
         )
 
@@ -98,14 +100,15 @@ def ingest(
             and previous.manifest.get("sources") == sources
         ):
             return IngestSummary(
-                len(documents), len(chunks), len(sentences), 0, len(chunks) + len(sentences), 0,
-                0, version, False, time.perf_counter() - started,
+                documents=len(documents), chunks=len(chunks), sentences=len(sentences), embedded=0,
+                reused=len(chunks), removed=0, sentences_embedded=0, documents_removed=0,
+                index_version=version, written=False, seconds=time.perf_counter() - started,
             )
 
         report = _progress_reporter(progress)
         known = _known_vectors(previous)
         chunk_vectors, embedded_c, reused_c = _vectors_for([c.text for c in chunks], known, embedder, report)
-        sentence_vectors, embedded_s, reused_s = _vectors_for([s.text for s in sentences], known, embedder, report)
+        sentence_vectors, embedded_s, _ = _vectors_for([s.text for s in sentences], known, embedder, report)
         store = FaissStore(*build_faiss_index(chunk_vectors.reshape(-1, embedder.dim)))
         manifest = {
             "index_version": version,
@@ -132,8 +135,9 @@ def ingest(
             documents=len(documents),
             chunks=len(chunks),
             sentences=len(sentences),
-            embedded=embedded_c + embedded_s,
-            reused=reused_c + reused_s,
+            embedded=embedded_c,
+            reused=reused_c,
+            sentences_embedded=embedded_s,
             removed=removed,
             documents_removed=len(previous_ids - {d.doc_id for d in documents}),
             index_version=version,
@@ -216,7 +220,10 @@ def _vectors_for(
     embedder: Embedder,
     report: Callable[[int, int], None],
 ) -> tuple[np.ndarray, int, int]:
-    """Vectors for `texts` in order, embedding only texts never seen (each distinct text once)."""
+    """Vectors for `texts` in order, embedding only texts never seen (each distinct text once).
+
+    Returns (vectors, how many of `texts` needed the model, how many reused a known vector).
+    """
     keys = [_text_key(t) for t in texts]
     missing: dict[str, str] = {}
     for key, text in zip(keys, texts, strict=True):
@@ -231,9 +238,9 @@ def _vectors_for(
             for (key, _), vector in zip(part, vectors, strict=True):
                 known[key] = vector
             report(min(begin + batch, len(todo)), len(todo))
-    reused = sum(1 for key in keys if key not in missing)
+    fresh = sum(1 for key in keys if key in missing)
     out = np.vstack([known[k] for k in keys]) if keys else np.zeros((0, embedder.dim), dtype=np.float32)
-    return out.astype(np.float32), len(missing), reused
+    return out.astype(np.float32), fresh, len(keys) - fresh
 
 
 def _progress_reporter(enabled: bool) -> Callable[[int, int], None]:

@@ -1,0 +1,1 @@
+"""LLM clients behind the `LLMClient` protocol (OpenAI-compatible chat completions over httpx)."""
