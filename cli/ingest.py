@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from cli.options import IndexOption, on_terminal, settings_for
+from cli.options import IndexOption, JsonFlag, on_terminal, settings_for
 from rag.ingest import ingest
 
 
 def ingest_command(
-    paths: list[Path] = typer.Argument(None, help="Files or folders to ingest (default: seeds/)."),
-    index: Path | None = IndexOption,
-    prune: bool = typer.Option(False, "--prune", help="Drop documents whose files are gone."),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders to ingest (default: seeds/).")] = None,
+    index: IndexOption = None,
+    prune: Annotated[bool, typer.Option("--prune", help="Drop documents whose files are gone.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Parse files into documents, chunk, embed and write the index (incremental)."""
     settings = settings_for(index)

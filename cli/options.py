@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from rag.settings import Settings
 
-IndexOption = typer.Option(None, "--index", help="Index folder (default: RAG_INDEX_DIR or ./index).")
+IndexOption = Annotated[
+    Path | None, typer.Option("--index", help="Index folder (default: RAG_INDEX_DIR or ./index).")
+]
+TopKOption = Annotated[int, typer.Option("-k", "--top-k", help="Passages to retrieve.")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the JSON body the HTTP API returns.")]
 
 
 def settings_for(index: Path | None) -> Settings:

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from cli.options import IndexOption, settings_for
+from cli.options import IndexOption, JsonFlag, TopKOption, settings_for
 from rag.engine import RagEngine
 from rag.types import Answer, SearchResult
 
 
 def ask_command(
-    question: str = typer.Argument(..., help="The question to answer."),
-    index: Path | None = IndexOption,
-    k: int = typer.Option(5, "-k", "--top-k", help="Passages to retrieve."),
-    as_json: bool = typer.Option(False, "--json", help="Print the /ask response body."),
+    question: Annotated[str, typer.Argument(help="The question to answer.")],
+    index: IndexOption = None,
+    k: TopKOption = 5,
+    as_json: JsonFlag = False,
 ) -> None:
     """Answer a question with citations to the articles it came from."""
     engine = RagEngine.open(settings_for(index))
@@ -25,10 +25,10 @@ def ask_command(
 
 
 def search_command(
-    query: str = typer.Argument(..., help="What to search for."),
-    index: Path | None = IndexOption,
-    k: int = typer.Option(5, "-k", "--top-k", help="Passages to return."),
-    as_json: bool = typer.Option(False, "--json", help="Print the /search response body."),
+    query: Annotated[str, typer.Argument(help="What to search for.")],
+    index: IndexOption = None,
+    k: TopKOption = 5,
+    as_json: JsonFlag = False,
 ) -> None:
     """Print the ranked passages for a query."""
     engine = RagEngine.open(settings_for(index))

@@ -65,14 +65,22 @@ def chunk_document(
         while j < len(pieces) and (j == i or used + pieces[j][2] <= config.max_tokens):
             used += pieces[j][2]
             j += 1
+        # The separators between sentences cost tokens too: shrink until the exact count fits.
+        while j - 1 > i and count_tokens(text[pieces[i][0] : pieces[j - 1][1]]) > config.max_tokens:
+            j -= 1
         start, end = pieces[i][0], pieces[j - 1][1]
         for a, b in _fit_model_window(text, start, end, config, model_token_count):
             chunks.append(_make_chunk(document, a, b))
         if j >= len(pieces):
             break
-        # Step back over trailing sentences that fit the overlap, but always advance.
+        # Step back over trailing sentences that fit the overlap, but always advance. One
+        # sentence of overlap is kept even past the overlap budget while it is at most half a
+        # chunk, so a fact split across the boundary always appears whole somewhere.
         back, overlap = j, 0
-        while back - 1 > i and overlap + pieces[back - 1][2] <= config.overlap_tokens:
+        while back - 1 > i and (
+            overlap + pieces[back - 1][2] <= config.overlap_tokens
+            or (back == j and pieces[back - 1][2] <= config.max_tokens // 2)
+        ):
             back -= 1
             overlap += pieces[back][2]
         i = back

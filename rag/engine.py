@@ -14,9 +14,9 @@ import numpy as np
 from rag.answer.config import AnswerConfig
 from rag.answer.evidence import SentenceIndex
 from rag.answer.extractive import ExtractiveComposer
+from rag.answer.llm import LLMComposer
 from rag.embedding import load_embedder
 from rag.errors import NotFoundError, QuestionError
-from rag.answer.llm import LLMComposer
 from rag.llm.openai_compatible import OpenAICompatibleClient
 from rag.protocols import AnswerComposer, Embedder, LLMClient
 from rag.retrieval.hybrid import HybridRetriever

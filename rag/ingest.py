@@ -26,7 +26,7 @@ from rag.errors import IndexCorruptError
 from rag.parsing import parse_paths
 from rag.protocols import Embedder
 from rag.settings import Settings
-from rag.store.faiss_store import build_faiss_index, FaissStore
+from rag.store.faiss_store import FaissStore, build_faiss_index
 from rag.store.index_files import (
     IndexData,
     compute_version,
@@ -34,7 +34,7 @@ from rag.store.index_files import (
     load_index,
     write_index,
 )
-from rag.types import Chunk, Document, Sentence
+from rag.types import Document
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,13 @@ from rag.store.index_files import IndexData
 from rag.terms import terms
 from rag.types import Hit, Sentence
 
+_SENTENCE_END = ("." , "!", "?", "…", '"', "”", "’", "'", ")")
+
+
+def is_heading_like(text: str) -> bool:
+    """A short line without closing punctuation: a headline or subheading, not a statement."""
+    return not text.rstrip().endswith(_SENTENCE_END) and len(text.split()) < 16
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -25,6 +32,7 @@ class Candidate:
     hit: Hit  # the passage it was found in
     score: float  # evidence score used for selection and abstention
     cosine: float
+    heading: bool  # headings support retrieval but are not quoted as answers
 
 
 class SentenceIndex:
@@ -75,6 +83,6 @@ def score_candidates(
         overlap = len(question_terms & set(terms(sentence.text))) / len(question_terms) if question_terms else 0.0
         cosine = float(cosine) if np.isfinite(cosine) else 0.0
         score = (1 - config.lexical_weight) * cosine + config.lexical_weight * overlap
-        candidates.append(Candidate(row, sentence, seen[row], score, cosine))
+        candidates.append(Candidate(row, sentence, seen[row], score, cosine, is_heading_like(sentence.text)))
     candidates.sort(key=lambda c: (-c.score, c.row))
     return candidates

@@ -33,7 +33,9 @@ class ExtractiveComposer:
     def compose(self, question: str, hits: Sequence[Hit], query_vector: np.ndarray) -> Answer:
         if not hits:
             return self.abstain(question, hits, "no_relevant_passage")
-        candidates = score_candidates(question, query_vector, hits, self.sentences, self.config)
+        candidates = [
+            c for c in score_candidates(question, query_vector, hits, self.sentences, self.config) if not c.heading
+        ]
         if not candidates or candidates[0].score < self.config.abstain_threshold:
             return self.abstain(question, hits, "low_support" if candidates else "no_relevant_passage")
         chosen = [c for c in self._select(candidates) if self._verbatim(c)]

@@ -56,7 +56,7 @@ class MiniLMEmbedder:
         self._cache = VectorLRU(cache_size)
         self.backend = "torch"
 
-    def _loaded_model(self):  # noqa: ANN202 - SentenceTransformer is imported lazily
+    def _loaded_model(self):
         if self._model is None:
             from sentence_transformers import SentenceTransformer
 

@@ -55,7 +55,9 @@ class HybridRetriever:
         ]
         return sorted(boosted, key=lambda pair: (-pair[1], pair[0]))
 
-    def _hits(self, fused: list[tuple[int, float]], dense: dict[int, float], query_vector: np.ndarray, k: int) -> list[Hit]:
+    def _hits(
+        self, fused: list[tuple[int, float]], dense: dict[int, float], query_vector: np.ndarray, k: int
+    ) -> list[Hit]:
         hits: list[Hit] = []
         kept_terms: list[frozenset[str]] = []
         for row, _ in fused:

@@ -179,13 +179,15 @@ def load_index(index_dir: Path, *, expected_model: str | None = None, verify: bo
     if chunk_store.size != len(chunks) or len(sentence_vectors) != len(sentences):
         raise IndexCorruptError(f"{generation}: vector counts do not match the chunk and sentence lists")
     if chunk_store.size and chunk_store.dim != manifest.get("dim"):
-        raise IndexCorruptError(f"{generation}: vectors have dimension {chunk_store.dim}, manifest says {manifest.get('dim')}")
+        raise IndexCorruptError(
+            f"{generation}: vectors have dimension {chunk_store.dim}, manifest says {manifest.get('dim')}"
+        )
     return IndexData(documents, chunks, sentences, chunk_store, sentence_vectors, manifest, answer_settings)
 
 
 def _remove_stale_generations(index_dir: Path, keep: str) -> None:
     for child in index_dir.iterdir():
-        if child.is_dir() and child.name != keep and (child.name.startswith("v-") or child.name.startswith(".staging-")):
+        if child.is_dir() and child.name != keep and child.name.startswith(("v-", ".staging-")):
             shutil.rmtree(child, ignore_errors=True)
 
 

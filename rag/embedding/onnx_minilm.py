@@ -1,0 +1,420 @@
+"""all-MiniLM-L6-v2 through ONNX Runtime: the same vectors as the torch backend, at a fraction of the cost.
+
+The packaged model is exported to ONNX once (with torch, in a child process) and cached next to the
+index as `<index_dir>/models/all-MiniLM-L6-v2-<fingerprint>.onnx`. Mean pooling and L2 normalisation
+are part of the exported graph, so one `session.run` returns finished vectors. Later loads reuse the
+cached file and never import torch: a serving process stays ~0.5 GB leaner and starts in well under
+a second.
+
+`embed(texts)` batches by word-piece count, not characters: texts are sorted by token length and
+cut into batches whose padded size (rows x longest row) stays within a token budget, so almost no
+compute goes to [PAD] positions, then the vectors are put back in input order.
+
+Optional int8 dynamic quantization (`quantized=True`) is a different model as far as an index is
+concerned (vectors move slightly), so it carries its own name, `all-MiniLM-L6-v2-int8`.
+
+Run `python -m rag.embedding.onnx_minilm export MODEL_DIR OUT.onnx` to export by hand (that is also
+what the embedder runs in its child process).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rag.embedding.cache import VectorLRU
+from rag.embedding.minilm import MAX_SEQ_TOKENS, MODEL_DIM, MODEL_NAME, model_dir
+from rag.errors import ConfigError
+
+if TYPE_CHECKING:
+    import onnxruntime
+    from tokenizers import Encoding, Tokenizer
+
+# Bump when the exported graph changes (inputs, outputs, pooling, opset, fusion): the fingerprint
+# includes it, so stale cache files are simply never looked at again.
+EXPORT_FORMAT = 1
+OPSET = 17
+INT8_SUFFIX = "-int8"
+# The fingerprint hashes this much of the weights file (plus its size): the safetensors header
+# (tensor names, shapes, offsets) and the first tensors. Cheap enough for every start-up, where a
+# full 90 MB hash would cost a few hundred ms on this machine.
+FINGERPRINT_PREFIX_BYTES = 1 << 20
+# Padded tokens per inference batch. Measured on the 2-core machine (scripts/measure_embedding.py):
+# throughput is flat from ~2k to ~16k tokens, and smaller batches keep the lock hold time, and so
+# a concurrent query's wait, short.
+DEFAULT_MAX_BATCH_TOKENS = 8192
+DEFAULT_MAX_BATCH_ROWS = 256
+INPUT_NAMES = ("input_ids", "attention_mask")
+OUTPUT_NAME = "sentence_embedding"
+_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def weights_file(model_path: Path) -> Path:
+    for name in _WEIGHT_FILES:
+        if (model_path / name).exists():
+            return model_path / name
+    raise ConfigError(f"no model weights ({' or '.join(_WEIGHT_FILES)}) in {model_path}")
+
+
+def weights_fingerprint(model_path: Path) -> str:
+    """Short hash identifying the model weights and the export format (names the cache file)."""
+    path = weights_file(model_path)
+    digest = hashlib.sha256(f"{EXPORT_FORMAT}\0{OPSET}\0{path.stat().st_size}\0".encode())
+    with open(path, "rb") as handle:
+        digest.update(handle.read(FINGERPRINT_PREFIX_BYTES))
+    return digest.hexdigest()[:16]
+
+
+def cached_model_path(cache_dir: Path, model_path: Path, quantized: bool = False) -> Path:
+    suffix = INT8_SUFFIX if quantized else ""
+    return cache_dir / f"{MODEL_NAME}{suffix}-{weights_fingerprint(model_path)}.onnx"
+
+
+def ensure_onnx_model(cache_dir: Path, model_path: Path | None = None, quantized: bool = False) -> Path:
+    """The cached .onnx file for the packaged model, exporting (and quantizing) it first if missing.
+
+    Safe against concurrent processes: each writes its own temp file in `cache_dir` and renames it
+    into place, so a reader sees either no file or a whole one (two racing exports both finish; the
+    last rename wins and the files are equivalent).
+    """
+    model_path = model_path or model_dir()
+    target = cached_model_path(cache_dir, model_path, quantized)
+    if target.exists():
+        return target
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the ONNX model cache {cache_dir}: {exc}") from exc
+    if quantized:
+        source = ensure_onnx_model(cache_dir, model_path, quantized=False)
+        _run_tool(["quantize", str(source)], target)
+    else:
+        _run_tool(["export", str(model_path)], target)
+    return target
+
+
+def _run_tool(args: list[str], target: Path) -> None:
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        _export_isolated([*args, str(tmp)])
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a service user must be able to read it
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _export_isolated(args: list[str]) -> None:
+    """Run this module's CLI in a child process.
+
+    A child, not this process: exporting imports torch and transformers (~0.5 GB resident, seconds
+    to import), and a long-running server should not keep that after a one-off export.
+    """
+    package_root = str(Path(__file__).resolve().parents[2])  # so `rag` imports in the child too
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    proc = subprocess.run(
+        [sys.executable, "-m", "rag.embedding.onnx_minilm", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip()[-2000:]
+        raise ConfigError(f"exporting the embedding model to ONNX failed ({' '.join(args[:1])}):\n{tail}")
+
+
+# --- export (runs in the child process; the only code here that imports torch) --------------------
+
+
+def export_onnx(model_path: Path, out: Path) -> None:
+    """Export the packaged model with pooling and normalisation inside the graph, then verify it."""
+    import torch
+    from transformers import AutoModel
+
+    # Eager attention: the plain matmul/softmax pattern exports cleanly with the legacy (TorchScript)
+    # exporter and is what ONNX Runtime's attention fusion recognises.
+    encoder = AutoModel.from_pretrained(str(model_path), local_files_only=True, attn_implementation="eager")
+    encoder.eval()
+
+    class Pooled(torch.nn.Module):
+        """Transformer + sentence-transformers' mean pooling + Normalize, as one module."""
+
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            # token_type_ids are all zero for single texts; made in-graph so callers pass two inputs.
+            hidden = self.inner(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                token_type_ids=torch.zeros_like(input_ids),
+            ).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            # Same arithmetic as sentence_transformers.models.Pooling (mean) and Normalize.
+            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    module = Pooled(encoder).eval()
+    # Padding in the dummy batch on purpose: the tracer must see the masked path, never a
+    # "no padding" shortcut baked in as a constant.
+    ids = torch.tensor([[101, 7592, 2088, 2003, 102], [101, 7592, 102, 0, 0]], dtype=torch.long)
+    mask = (ids != 0).long()
+    dynamic = {0: "batch", 1: "sequence"}
+    with torch.no_grad():
+        torch.onnx.export(
+            module,
+            (ids, mask),
+            str(out),
+            input_names=list(INPUT_NAMES),
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={
+                "input_ids": dynamic,
+                "attention_mask": dynamic,
+                OUTPUT_NAME: {0: "batch"},
+            },
+            opset_version=OPSET,
+            do_constant_folding=True,
+            dynamo=False,  # the dynamo exporter needs onnxscript, which is not a dependency
+        )
+    _verify_export(module, out)
+
+
+def _verify_export(module: Any, path: Path) -> None:
+    """Refuse an export whose vectors differ from torch, at shapes other than the traced ones."""
+    import onnxruntime as ort
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    lengths = [3, 17, 40, 9]
+    width = max(lengths)
+    ids = torch.zeros((len(lengths), width), dtype=torch.long)
+    for row, length in enumerate(lengths):
+        ids[row, :length] = torch.randint(1000, 20000, (length,), generator=generator)
+        ids[row, 0], ids[row, length - 1] = 101, 102
+    mask = (ids != 0).long()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (batched,) = session.run([OUTPUT_NAME], {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
+    with torch.no_grad():
+        for row, length in enumerate(lengths):
+            # Each text alone through torch: also proves padding in the ONNX batch changes nothing.
+            expected = module(ids[row : row + 1, :length], mask[row : row + 1, :length])[0].numpy()
+            cosine = float(np.dot(expected, batched[row]))
+            if cosine < 0.9999:
+                raise RuntimeError(f"ONNX export disagrees with torch: cosine {cosine:.6f} on row {row}")
+
+
+def quantize_onnx(source: Path, out: Path) -> None:
+    """int8 dynamic quantization of the MatMul weights (activations quantized at run time)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # MatMul only: quantizing the embedding Gather saves disk, not time, and costs accuracy.
+    quantize_dynamic(
+        str(source),
+        str(out),
+        weight_type=QuantType.QInt8,
+        op_types_to_quantize=["MatMul"],
+        per_channel=True,
+    )
+
+
+# --- inference -----------------------------------------------------------------------------------
+
+
+def plan_batches(sorted_lengths: Sequence[int], max_tokens: int, max_rows: int) -> list[tuple[int, int]]:
+    """[start, end) batches over lengths sorted longest first, each with rows x width <= max_tokens.
+
+    The first row of each batch is its longest, so its padded size is known before it is formed. A
+    text longer than the budget still gets a batch of its own.
+    """
+    batches: list[tuple[int, int]] = []
+    start, count = 0, len(sorted_lengths)
+    while start < count:
+        width = max(1, int(sorted_lengths[start]))
+        rows = max(1, min(max_rows, max_tokens // width))
+        end = min(count, start + rows)
+        batches.append((start, end))
+        start = end
+    return batches
+
+
+def pad_batch(encodings: Sequence[Encoding]) -> tuple[np.ndarray, np.ndarray]:
+    """int64 input_ids and attention_mask, padded (with 0 = [PAD]) to the longest in the batch."""
+    width = max(len(e.ids) for e in encodings)
+    ids = np.zeros((len(encodings), width), dtype=np.int64)
+    mask = np.zeros((len(encodings), width), dtype=np.int64)
+    for row, encoding in enumerate(encodings):
+        length = len(encoding.ids)
+        ids[row, :length] = encoding.ids
+        mask[row, :length] = 1
+    return ids, mask
+
+
+def default_threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))  # the cores this process may use, not the host's
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _seq_window(model_path: Path) -> int:
+    try:
+        config = json.loads((model_path / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        return int(config.get("max_seq_length", MAX_SEQ_TOKENS))
+    except (OSError, ValueError):
+        return MAX_SEQ_TOKENS
+
+
+class OnnxMiniLMEmbedder:
+    """The real embedder on ONNX Runtime. Thread-safe: one inference at a time.
+
+    One at a time on purpose: a single run already uses every core (intra-op threads), and two
+    concurrent runs would only fight over them and both get slower.
+    """
+
+    dim = MODEL_DIM
+
+    def __init__(
+        self,
+        cache_dir: Path,
+        *,
+        quantized: bool = False,
+        cache_size: int = 1024,
+        max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
+        max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
+        threads: int | None = None,
+        model_path: Path | None = None,
+    ) -> None:
+        from tokenizers import Tokenizer
+
+        self.name = MODEL_NAME + (INT8_SUFFIX if quantized else "")
+        self.backend = "onnx-int8" if quantized else "onnx"
+        self.quantized = quantized
+        self.cache_dir = Path(cache_dir)
+        self.max_batch_tokens = max_batch_tokens
+        self.max_batch_rows = max_batch_rows
+        self.threads = threads or default_threads()
+        self._path = model_path or model_dir()
+        tokenizer_file = str(self._path / "tokenizer.json")
+        # Two tokenizers, because truncation/padding are mutable state on a Tokenizer and the two
+        # uses need different settings; sharing one across threads would race.
+        # Counting (for the chunker): every word-piece, no specials. No model load needed, so a
+        # no-op re-ingest never pays for the session.
+        self._counter = self._tokenizer(Tokenizer, tokenizer_file, truncate=None)
+        # Encoding: the model's own window (256, from sentence_bert_config.json). The packaged
+        # tokenizer.json says 128 and fixed padding; sentence-transformers overrides both, so we do.
+        self._encoder = self._tokenizer(Tokenizer, tokenizer_file, truncate=_seq_window(self._path))
+        self._session: onnxruntime.InferenceSession | None = None
+        self._load_lock = threading.Lock()
+        self._run_lock = threading.Lock()
+        self._cache = VectorLRU(cache_size)
+        self.model_file: Path | None = None
+        self.session_runs = 0  # inference calls so far; tests use it to prove the cache works
+
+    @staticmethod
+    def _tokenizer(cls: type[Tokenizer], path: str, truncate: int | None) -> Tokenizer:
+        tokenizer = cls.from_file(path)
+        tokenizer.no_padding()  # we pad per batch, after sorting by length
+        if truncate is None:
+            tokenizer.no_truncation()
+        else:
+            tokenizer.enable_truncation(max_length=truncate)
+        return tokenizer
+
+    def _loaded_session(self) -> onnxruntime.InferenceSession:
+        if self._session is None:
+            with self._load_lock:
+                if self._session is None:
+                    self._session = self._open_session()
+        return self._session
+
+    def _open_session(self) -> onnxruntime.InferenceSession:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise ConfigError("onnxruntime is not installed; set RAG_EMBEDDER=torch") from exc
+        path = ensure_onnx_model(self.cache_dir, self._path, quantized=self.quantized)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1  # the graph is one chain; parallelism is inside each op
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3  # errors only: the "unused initializer" notes are noise
+        session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        self.model_file = path
+        return session
+
+    def warm_up(self) -> None:
+        """Export or load the model now (the service calls this at start-up, not on the first request)."""
+        self.embed(["warm up"])
+
+    def run_padded(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """One inference on an already padded batch: (rows, dim) normalized float32 vectors."""
+        session = self._loaded_session()
+        with self._run_lock:
+            self.session_runs += 1
+            (vectors,) = session.run([OUTPUT_NAME], {"input_ids": input_ids, "attention_mask": attention_mask})
+        return vectors
+
+    def encode_tokens(self, texts: Sequence[str]) -> list[Encoding]:
+        """Word-pieces as the model sees them: [CLS] ... [SEP], truncated to the model's window."""
+        if len(texts) == 1:
+            return [self._encoder.encode(texts[0])]  # skips the batch call's thread-pool hand-off
+        return self._encoder.encode_batch(list(texts))
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        encodings = self.encode_tokens(texts)
+        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+        order = np.argsort(-lengths, kind="stable")
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start, end in plan_batches(lengths[order], self.max_batch_tokens, self.max_batch_rows):
+            rows = order[start:end]
+            ids, mask = pad_batch([encodings[i] for i in rows])
+            out[rows] = self.run_padded(ids, mask)  # scatter back: input order is preserved
+        return out
+
+    def embed_query(self, text: str) -> np.ndarray:
+        cached = self._cache.get(text)
+        if cached is not None:
+            return cached
+        vector = self.embed([text])[0]
+        self._cache.put(text, vector)
+        return vector
+
+    def count_model_tokens(self, text: str) -> int:
+        """Word-pieces the model sees for `text`, without [CLS]/[SEP]."""
+        return len(self._counter.encode(text, add_special_tokens=False).ids)
+
+
+def _main(argv: list[str]) -> int:
+    usage = "usage: python -m rag.embedding.onnx_minilm (export MODEL_DIR | quantize SOURCE.onnx) OUT.onnx"
+    if len(argv) != 3 or argv[0] not in {"export", "quantize"}:
+        print(usage, file=sys.stderr)
+        return 2
+    command, source, out = argv
+    if command == "export":
+        export_onnx(Path(source), Path(out))
+    else:
+        quantize_onnx(Path(source), Path(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
