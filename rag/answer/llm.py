@@ -35,6 +35,14 @@ SYSTEM_PROMPT = (
     " exactly: NOT_ANSWERABLE"
 )
 _MARKER = re.compile(r"\[(\d{1,2})\]")
+# Sentences that address the model rather than the reader. They are cut from passages before
+# the model sees them and before support is checked, so a planted instruction can neither steer
+# the model nor vouch for the claim it asks the model to make.
+_INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|above|previous)\b"
+    r"|\b(you are now|system prompt|as an ai|new instructions?|reply (that|with)|respond (that|with))\b",
+    re.IGNORECASE,
+)
 
 
 class LLMComposer:
@@ -87,7 +95,7 @@ class LLMComposer:
         blocks = []
         for n, hit in enumerate(passages, start=1):
             # Angle brackets are neutralised so a passage cannot close its own fence.
-            body = hit.text.replace("<", "‹").replace(">", "›")
+            body = strip_instructions(hit.text).replace("<", "‹").replace(">", "›")
             date = hit.published or "undated"
             blocks.append(f'<passage id="{n}" title="{_attr(hit.title)}" date="{date}">\n{body}\n</passage>')
         user = "Passages:\n" + "\n".join(blocks) + f"\n\nQuestion: {question}"
@@ -98,7 +106,7 @@ class LLMComposer:
         for start, end in sentence_spans(reply):
             sentence = reply[start:end]
             cited = [int(m) for m in _MARKER.findall(sentence)]
-            claim = _MARKER.sub("", sentence).strip()
+            claim = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", sentence)).strip()
             if not claim or not cited or any(not 1 <= n <= len(passages) for n in cited):
                 continue  # uncited, or citing a passage that was never sent: dropped
             if all(self._support(claim, passages[n - 1]) >= self.support_threshold for n in cited):
@@ -106,10 +114,13 @@ class LLMComposer:
         return out
 
     def _support(self, claim: str, passage: Hit) -> float:
+        text = strip_instructions(passage.text)
         claim_terms = set(terms(claim))
-        lexical = len(claim_terms & set(terms(passage.text))) / len(claim_terms) if claim_terms else 0.0
-        spans = sentence_spans(passage.text) or [(0, len(passage.text))]
-        vectors = self.embedder.embed([claim] + [passage.text[a:b] for a, b in spans])
+        lexical = len(claim_terms & set(terms(text))) / len(claim_terms) if claim_terms else 0.0
+        spans = sentence_spans(text)
+        if not spans:
+            return 0.0
+        vectors = self.embedder.embed([claim] + [text[a:b] for a, b in spans])
         semantic = float(np.max(vectors[1:] @ vectors[0]))
         return 0.5 * lexical + 0.5 * semantic
 
@@ -121,7 +132,9 @@ class LLMComposer:
         for claim, cited in supported:
             for n in cited:
                 renumber.setdefault(n, len(renumber) + 1)
-            parts.append(claim.rstrip() + " " + "".join(f"[{renumber[n]}]" for n in dict.fromkeys(cited)))
+            markers = "".join(f"[{renumber[n]}]" for n in dict.fromkeys(cited))
+            body, end = (claim[:-1], claim[-1]) if claim[-1] in ".!?" else (claim, ".")
+            parts.append(f"{body} {markers}{end}")
         citations = tuple(
             Citation(
                 n=new, doc_id=h.doc_id, chunk_id=h.chunk_id, title=h.title, url=h.url, published=h.published,
@@ -135,6 +148,11 @@ class LLMComposer:
     @staticmethod
     def _fallback(baseline: Answer, reason: str) -> Answer:
         return replace(baseline, mode="extractive_fallback", reason=reason)
+
+
+def strip_instructions(text: str) -> str:
+    """`text` without the sentences that try to instruct a model."""
+    return " ".join(text[a:b] for a, b in sentence_spans(text) if not _INSTRUCTION.search(text[a:b]))
 
 
 def _attr(text: str) -> str:
