@@ -18,7 +18,7 @@ def fake_model(monkeypatch) -> None:
     monkeypatch.setattr(rag.ingest, "load_embedder", lambda settings: HashingEmbedder())
 
 
-def _run(capsys, *argv: str) -> tuple[int, str, str]:  # noqa: ANN001
+def _run(capsys, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err

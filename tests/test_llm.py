@@ -22,14 +22,15 @@ def _reply(content: str) -> httpx.Response:
     return httpx.Response(200, json={"choices": [{"message": {"role": "assistant", "content": content}}]})
 
 
-def _engine(index_dir: Path, handler) -> tuple[RagEngine, list[dict]]:  # noqa: ANN001
+def _engine(index_dir: Path, handler) -> tuple[RagEngine, list[dict]]:
     seen: list[dict] = []
 
     def record(request: httpx.Request) -> httpx.Response:
         seen.append(json.loads(request.content))
         return handler(request)
 
-    client = OpenAICompatibleClient("http://llm.test/v1", "test-model", "sk-test", transport=httpx.MockTransport(record))
+    transport = httpx.MockTransport(record)
+    client = OpenAICompatibleClient("http://llm.test/v1", "test-model", "sk-test", transport=transport)
     engine = RagEngine(
         RagEngine.open(Settings(index_dir=index_dir), embedder=HashingEmbedder()).data,
         HashingEmbedder(),
@@ -84,7 +85,7 @@ def test_sentences_citing_unknown_passages_or_unsupported_are_dropped(fake_index
         (lambda request: _reply("NOT_ANSWERABLE"), "llm_not_answerable"),
     ],
 )
-def test_failures_fall_back_to_the_extractive_answer(fake_index_dir: Path, handler, reason: str) -> None:  # noqa: ANN001
+def test_failures_fall_back_to_the_extractive_answer(fake_index_dir: Path, handler, reason: str) -> None:
     engine, _ = _engine(fake_index_dir, handler)
     answer = engine.ask(QUESTION)
     assert answer.mode == "extractive_fallback"

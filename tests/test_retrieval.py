@@ -48,7 +48,7 @@ def test_k_larger_than_the_index_returns_every_chunk_once(fake_engine: RagEngine
         (Filters(sources=("002_11f0ea087dfcc475.txt",)), lambda h: h.source == "002_11f0ea087dfcc475.txt"),
     ],
 )
-def test_filters_restrict_the_hits(fake_engine: RagEngine, filters: Filters, check) -> None:  # noqa: ANN001
+def test_filters_restrict_the_hits(fake_engine: RagEngine, filters: Filters, check) -> None:
     hits = fake_engine.search("Alibaba sales", k=10, filters=filters).hits
     assert hits
     assert all(check(h) for h in hits)
