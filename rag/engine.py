@@ -7,6 +7,7 @@ serializes its own model calls.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from collections.abc import Sequence
 
 import numpy as np
@@ -87,11 +88,7 @@ class RagEngine:
         answer = self.composer.compose(question, hits, vector)
         timings["compose"] = (time.perf_counter() - t) * 1000
         timings["total"] = (time.perf_counter() - started) * 1000
-        return Answer(
-            question=answer.question, answer=answer.answer, abstained=answer.abstained,
-            citations=answer.citations, mode=answer.mode, index_version=answer.index_version,
-            timings_ms={**answer.timings_ms, **timings}, reason=answer.reason,
-        )
+        return replace(answer, timings_ms={**answer.timings_ms, **timings})
 
     def _validate(self, text: str, k: int | None) -> tuple[str, int]:
         if not isinstance(text, str):

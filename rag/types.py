@@ -123,6 +123,8 @@ class Answer:
     index_version: str
     timings_ms: dict[str, float] = field(default_factory=dict, hash=False, compare=False)
     reason: str | None = None  # set when abstained (or when the LLM fell back)
+    # The evidence score the abstention decision was made on (best candidate sentence).
+    confidence: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -136,6 +138,8 @@ class Answer:
         }
         if self.reason is not None:
             body["reason"] = self.reason
+        if self.confidence is not None:
+            body["confidence"] = round(float(self.confidence), 4)
         return body
 
 

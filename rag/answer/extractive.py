@@ -36,11 +36,13 @@ class ExtractiveComposer:
         candidates = [
             c for c in score_candidates(question, query_vector, hits, self.sentences, self.config) if not c.heading
         ]
-        if not candidates or candidates[0].score < self.config.abstain_threshold:
-            return self.abstain(question, hits, "low_support" if candidates else "no_relevant_passage")
+        confidence = candidates[0].score if candidates else 0.0
+        if not candidates or confidence < self.config.abstain_threshold:
+            reason = "low_support" if candidates else "no_relevant_passage"
+            return self.abstain(question, hits, reason, confidence)
         chosen = [c for c in self._select(candidates) if self._verbatim(c)]
         if not chosen:
-            return self.abstain(question, hits, "low_support")
+            return self.abstain(question, hits, "low_support", confidence)
         citations = tuple(
             Citation(
                 n=n, doc_id=c.sentence.doc_id, chunk_id=c.hit.chunk_id, title=c.hit.title, url=c.hit.url,
@@ -50,9 +52,9 @@ class ExtractiveComposer:
             for n, c in enumerate(chosen, start=1)
         )
         text = " ".join(f"{c.text} [{c.n}]" for c in citations)
-        return Answer(question, text, False, citations, self.mode, self.index_version)
+        return Answer(question, text, False, citations, self.mode, self.index_version, confidence=confidence)
 
-    def abstain(self, question: str, hits: Sequence[Hit], reason: str) -> Answer:
+    def abstain(self, question: str, hits: Sequence[Hit], reason: str, confidence: float = 0.0) -> Answer:
         """Say plainly that the documents do not answer; offer the closest passages, if any."""
         nearest = list(hits[:3])
         citations = tuple(
@@ -66,7 +68,9 @@ class ExtractiveComposer:
         if citations:
             markers = ", ".join(f"[{c.n}]" for c in citations)
             text += f" The closest passages, for you to check: {markers}."
-        return Answer(question, text, True, citations, self.mode, self.index_version, reason=reason)
+        return Answer(
+            question, text, True, citations, self.mode, self.index_version, reason=reason, confidence=confidence
+        )
 
     def _select(self, candidates: list[Candidate]) -> list[Candidate]:
         floor = candidates[0].score - self.config.sentence_margin
