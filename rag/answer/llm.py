@@ -78,7 +78,8 @@ class LLMComposer:
         supported = self._supported_sentences(reply, passages)
         if not supported:
             return self._fallback(baseline, "llm_unsupported")
-        return replace(self._answer(question, supported, passages, baseline.index_version), confidence=baseline.confidence)
+        answer = self._answer(question, supported, passages, baseline.index_version)
+        return replace(answer, confidence=baseline.confidence)
 
     def _passages_within_budget(self, hits: Sequence[Hit]) -> list[Hit]:
         chosen, used = [], 0
