@@ -33,11 +33,13 @@ class RagEngine:
         embedder: Embedder,
         settings: Settings,
         llm_client: LLMClient | None = None,
+        answer_config: AnswerConfig | None = None,
     ) -> None:
+        """`answer_config` overrides the settings stored with the index (for calibration runs)."""
         self.data = data
         self.embedder = embedder
         self.settings = settings
-        self.config = AnswerConfig.from_dict(data.answer_settings)
+        self.config = answer_config or AnswerConfig.from_dict(data.answer_settings)
         self._documents = {d.doc_id: d for d in data.documents}
         self.retriever = HybridRetriever(data, self.config)
         self.extractive = ExtractiveComposer(SentenceIndex(data), self._documents, self.config, data.version)

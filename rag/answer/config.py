@@ -15,11 +15,16 @@ from typing import Any
 class AnswerConfig:
     # Abstain when the best sentence's evidence score is below this.
     abstain_threshold: float = 0.45
-    # Evidence score = (1 - lexical_weight) * cosine + lexical_weight * share of question terms present.
-    lexical_weight: float = 0.3
+    # Evidence score = w_s * sentence cosine + lexical_weight * share of question terms present
+    # + passage_weight * passage cosine, where w_s = 1 - lexical_weight - passage_weight.
+    lexical_weight: float = 0.45
+    # Part of the score taken from the whole passage's similarity: context a lone sentence lacks.
+    passage_weight: float = 0.3
+    # Added when a sentence holds the kind of thing the question asks for (number, date, name).
+    answer_type_bonus: float = 0.05
     max_sentences: int = 3
     # Only sentences within this margin of the best one may join the answer.
-    sentence_margin: float = 0.15
+    sentence_margin: float = 0.05
     # MMR trade-off between relevance and novelty.
     mmr_lambda: float = 0.7
     # Hybrid retrieval: candidates from each ranker, fused by weighted RRF.

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.answer.answer_type import expected_type, has_type
 from rag.answer.config import AnswerConfig
 from rag.store.index_files import IndexData
 from rag.terms import terms
@@ -77,12 +78,20 @@ def score_candidates(
     rows = list(seen)
     cosines = np.asarray(sentences.data.sentence_vectors[rows]) @ query_vector
     question_terms = set(terms(question))
+    kind = expected_type(question)
     candidates = []
     for row, cosine in zip(rows, cosines, strict=True):
         sentence = sentences.data.sentences[row]
         overlap = len(question_terms & set(terms(sentence.text))) / len(question_terms) if question_terms else 0.0
         cosine = float(cosine) if np.isfinite(cosine) else 0.0
-        score = (1 - config.lexical_weight) * cosine + config.lexical_weight * overlap
+        passage = seen[row].score
+        score = (
+            (1 - config.lexical_weight - config.passage_weight) * cosine
+            + config.lexical_weight * overlap
+            + config.passage_weight * passage
+        )
+        if config.answer_type_bonus and has_type(sentence.text, kind):
+            score += config.answer_type_bonus
         candidates.append(Candidate(row, sentence, seen[row], score, cosine, is_heading_like(sentence.text)))
     candidates.sort(key=lambda c: (-c.score, c.row))
     return candidates
