@@ -90,15 +90,10 @@ def ingest(
         chunks = [c for d in documents for c in chunk_document(d, config, count_model)]
         sentences = [s for d in documents for s in split_sentences(d)]
         answer_settings = AnswerConfig.defaults().as_dict()
-        version = compute_version(embedder.name, config.as_dict(), documents, chunks)
+        version = compute_version(embedder.name, config.as_dict(), documents, chunks, answer_settings, sources)
         previous_chunks = {c.chunk_id for c in previous.chunks} if previous else set()
         removed = len(previous_chunks - {c.chunk_id for c in chunks})
-        if (
-            previous is not None
-            and previous.version == version
-            and previous.answer_settings == answer_settings
-            and previous.manifest.get("sources") == sources
-        ):
+        if previous is not None and previous.version == version:
             return IngestSummary(
                 documents=len(documents), chunks=len(chunks), sentences=len(sentences), embedded=0,
                 reused=len(chunks), removed=0, sentences_embedded=0, documents_removed=0,

@@ -110,3 +110,21 @@ def test_bad_input_raises_and_leaves_the_index_untouched(
 def test_a_missing_path_is_named_in_the_error(writable_index: Path, tmp_path: Path) -> None:
     with pytest.raises(InputFileError, match="nope.txt"):
         ingest([tmp_path / "nope.txt"], Settings(index_dir=writable_index), embedder=HashingEmbedder())
+
+
+def test_new_answer_settings_are_stamped_into_a_new_version_without_embedding(
+    writable_index: Path, seeds_dir: Path, monkeypatch
+) -> None:
+    from dataclasses import replace
+
+    from rag.answer.config import AnswerConfig
+
+    before = load_index(writable_index)
+    fitted = replace(AnswerConfig.defaults(), abstain_threshold=0.1234)
+    monkeypatch.setattr(AnswerConfig, "defaults", classmethod(lambda cls: fitted))
+    embedder = HashingEmbedder()
+    summary = ingest([seeds_dir], Settings(index_dir=writable_index), embedder=embedder)
+    after = load_index(writable_index)
+    assert summary.written and embedder.calls == 0
+    assert after.version != before.version
+    assert after.answer_settings["abstain_threshold"] == 0.1234

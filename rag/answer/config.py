@@ -7,8 +7,12 @@ are reproducible from the index version alone.
 
 from __future__ import annotations
 
+import importlib.resources
+import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
+
+CALIBRATION_FILE = "calibrated.json"
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,12 @@ class AnswerConfig:
 
     @classmethod
     def defaults(cls) -> AnswerConfig:
-        return cls()
+        """The code defaults, overlaid with the fitted values in `rag/answer/calibrated.json`."""
+        resource = importlib.resources.files("rag.answer") / CALIBRATION_FILE
+        if not resource.is_file():
+            return cls()
+        fitted = json.loads(resource.read_text(encoding="utf-8"))
+        return cls.from_dict(fitted.get("values", {}))
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> AnswerConfig:

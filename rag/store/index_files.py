@@ -68,9 +68,21 @@ def current_generation(index_dir: Path) -> Path:
     return generation
 
 
-def compute_version(model: str, chunker: dict[str, Any], documents: list[Document], chunks: list[Chunk]) -> str:
+def compute_version(
+    model: str,
+    chunker: dict[str, Any],
+    documents: list[Document],
+    chunks: list[Chunk],
+    answer_settings: dict[str, Any],
+    sources: dict[str, str],
+) -> str:
+    """Content address of an index: same inputs and settings, same version, same answers.
+
+    Two different generations never share a version, so the live one is never overwritten.
+    """
     digest = hashlib.sha256()
-    digest.update(json.dumps({"model": model, "chunker": chunker}, sort_keys=True).encode())
+    header = {"model": model, "chunker": chunker, "answer": answer_settings, "sources": sources}
+    digest.update(json.dumps(header, sort_keys=True).encode())
     for doc in documents:
         digest.update(json.dumps(_document_record(doc), sort_keys=True).encode())
     for chunk in chunks:
@@ -116,7 +128,7 @@ def write_index(
         fsync_dir(staging)
 
         generation = index_dir / f"v-{version}"
-        if generation.exists():  # same content re-written (e.g. settings changed): replace it
+        if generation.exists():  # a stale copy that is not current (CURRENT never points here now)
             shutil.rmtree(generation)
         os.replace(staging, generation)
         fsync_dir(index_dir)
