@@ -1,0 +1,58 @@
+"""`rag eval`: run the benchmark (the question set or a BEIR dataset) and gate on its floors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+Opt = typer.Option
+
+
+def eval_command(
+    questions: Annotated[
+        Path | None, Opt("--questions", help="Question file in our JSONL format (default: eval/questions.jsonl).")
+    ] = None,
+    index: Annotated[Path | None, Opt("--index", help="Index folder (default: RAG_INDEX_DIR or ./index).")] = None,
+    out: Annotated[Path, Opt("--out", help="Folder for report.json, report.md and the plots.")] = Path("eval/out"),
+    url: Annotated[
+        str | None, Opt("--url", help="Score a running service (e.g. http://localhost:8000) instead of an index.")
+    ] = None,
+    api_key: Annotated[
+        str | None, Opt("--api-key", envvar="RAG_EVAL_API_KEY", help="Bearer key for --url (or RAG_EVAL_API_KEY).")
+    ] = None,
+    beir: Annotated[
+        Path | None, Opt("--beir", help="BEIR dataset folder: a throwaway index, retrieval metrics only.")
+    ] = None,
+    compare: Annotated[
+        Path | None, Opt("--compare", help="An earlier report.json: print each metric's change.")
+    ] = None,
+    thresholds: Annotated[
+        Path | None, Opt("--thresholds", help="Floors/ceilings JSON (default: eval/thresholds.json; none for --beir).")
+    ] = None,
+    no_gate: Annotated[bool, Opt("--no-gate", help="Report only; never fail on thresholds.")] = False,
+    k: Annotated[int, Opt("-k", "--top-k", help="Passages per /ask (the answer's top_k).")] = 5,
+    search_k: Annotated[int, Opt("--search-k", help="Passages per /search for the retrieval metrics.")] = 20,
+) -> None:
+    """Run the benchmark; write report.json, report.md and plots; exit 1 when a metric misses its floor."""
+    # Imported here so `rag --help` does not pay for the benchmark's imports.
+    from eval.app import EvalOptions, run_eval
+
+    code = run_eval(
+        EvalOptions(
+            questions=questions,
+            index=index,
+            out=out,
+            url=url,
+            api_key=api_key,
+            beir=beir,
+            compare=compare,
+            thresholds=thresholds,
+            gate=not no_gate,
+            k=k,
+            search_k=search_k,
+        )
+    )
+    if code:
+        raise typer.Exit(code)
