@@ -42,7 +42,9 @@ class RagEngine:
         self.config = answer_config or AnswerConfig.from_dict(data.answer_settings)
         self._documents = {d.doc_id: d for d in data.documents}
         self.retriever = HybridRetriever(data, self.config)
-        self.extractive = ExtractiveComposer(SentenceIndex(data), self._documents, self.config, data.version)
+        self.extractive = ExtractiveComposer(
+            SentenceIndex(data), self._documents, self.config, data.version, self.retriever.bm25.weighted_coverage
+        )
         self.composer: AnswerComposer = self.extractive
         if llm_client is not None:
             self.composer = LLMComposer(llm_client, self.extractive, embedder, settings.llm_context_tokens)

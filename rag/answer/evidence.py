@@ -7,7 +7,7 @@ over the sentences inside the retrieved passages, plus a term overlap.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,7 +67,10 @@ def score_candidates(
     hits: Sequence[Hit],
     sentences: SentenceIndex,
     config: AnswerConfig,
+    coverage: Callable[[Iterable[str], set[str]], float] | None = None,
 ) -> list[Candidate]:
+    """`coverage(question_terms, sentence_terms)` scores term overlap; by default the unweighted share
+    (the engine passes BM25's idf-weighted share, so rare, specific words count for more)."""
     """Every sentence inside the hits, scored, best first (each sentence once)."""
     seen: dict[int, Hit] = {}
     for hit in hits:
@@ -82,7 +85,11 @@ def score_candidates(
     candidates = []
     for row, cosine in zip(rows, cosines, strict=True):
         sentence = sentences.data.sentences[row]
-        overlap = len(question_terms & set(terms(sentence.text))) / len(question_terms) if question_terms else 0.0
+        sentence_terms = set(terms(sentence.text))
+        if coverage is not None:
+            overlap = coverage(question_terms, sentence_terms)
+        else:
+            overlap = len(question_terms & sentence_terms) / len(question_terms) if question_terms else 0.0
         cosine = float(cosine) if np.isfinite(cosine) else 0.0
         passage = seen[row].score
         score = (

@@ -8,7 +8,7 @@ too weak, the composer abstains and offers the nearest passages for the reader t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -23,8 +23,14 @@ class ExtractiveComposer:
     mode = "extractive"
 
     def __init__(
-        self, sentences: SentenceIndex, documents: dict[str, Document], config: AnswerConfig, index_version: str
+        self,
+        sentences: SentenceIndex,
+        documents: dict[str, Document],
+        config: AnswerConfig,
+        index_version: str,
+        coverage: Callable[[Iterable[str], set[str]], float] | None = None,
     ) -> None:
+        self.coverage = coverage
         self.sentences = sentences
         self.documents = documents
         self.config = config
@@ -34,7 +40,8 @@ class ExtractiveComposer:
         if not hits:
             return self.abstain(question, hits, "no_relevant_passage")
         candidates = [
-            c for c in score_candidates(question, query_vector, hits, self.sentences, self.config) if not c.heading
+            c for c in score_candidates(question, query_vector, hits, self.sentences, self.config, self.coverage)
+            if not c.heading
         ]
         confidence = candidates[0].score if candidates else 0.0
         if not candidates or confidence < self.config.abstain_threshold:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
 
 import bm25s
 import numpy as np
@@ -18,6 +20,20 @@ class BM25Index:
             # bm25s needs at least one token per document; an empty one still gets a row.
             corpus = [terms(t) or ["\x00"] for t in texts]
             self._bm25.index(corpus, show_progress=False)
+            self._df = Counter(term for doc in corpus for term in set(doc))
+        else:
+            self._df = Counter()
+
+    def idf(self, term: str) -> float:
+        """BM25's idf: how much finding this term says (a term absent from the corpus says the most)."""
+        df = self._df.get(term, 0)
+        return math.log((self.size - df + 0.5) / (df + 0.5) + 1.0)
+
+    def weighted_coverage(self, query_terms: Iterable[str], text_terms: set[str]) -> float:
+        """Share of the query's idf mass that `text_terms` contains."""
+        weights = {t: self.idf(t) for t in query_terms}
+        total = sum(weights.values())
+        return sum(w for t, w in weights.items() if t in text_terms) / total if total else 0.0
 
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k rows by BM25 score; rows scoring 0 (no shared term) are left out."""
