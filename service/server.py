@@ -1,0 +1,29 @@
+"""Serving the app with uvicorn (what `rag serve` calls)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from rag.settings import Settings
+from service.app import create_app
+from service.logs import configure_logging
+from service.state import EngineFactory
+
+
+def run(
+    settings: Settings, host: str = "127.0.0.1", port: int = 8000, engine_factory: EngineFactory | None = None
+) -> None:
+    """Serve until interrupted. Logs are JSON lines on stderr; uvicorn's own access log is off
+    because our middleware writes one structured line per request instead."""
+    configure_logging(settings.log_level)
+    app = create_app(settings, engine_factory)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,  # keep the JSON handler configure_logging installed
+        access_log=False,
+        # Slack and the staff page wait on answers; give those in flight time to finish.
+        timeout_graceful_shutdown=15,
+        server_header=False,
+    )

@@ -1,0 +1,117 @@
+"""What one application instance holds: its settings, metrics and the engine once it is loaded.
+
+The engine is loaded once, at start-up, in a worker thread: the process answers `/healthz` at
+once, `/readyz` turns 200 when the index is loaded and has answered a first query, and every
+route that needs the engine answers 503 (retryable) until then.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from anyio import to_thread
+
+from rag.errors import IndexError_, RagError
+from rag.settings import Settings
+from rag.types import Answer, Document, Filters, SearchResult
+from service.errors import NotReadyError
+from service.metrics import ServiceMetrics
+
+log = logging.getLogger("rag.service")
+
+
+class Engine(Protocol):
+    """What the service needs from `rag.engine.RagEngine` (tests may pass any look-alike).
+
+    Methods are synchronous and CPU-bound; the service always calls them from worker threads.
+    """
+
+    @property
+    def index_version(self) -> str: ...
+
+    def search(self, query: str, k: int = 5, filters: Filters | None = None) -> SearchResult: ...
+
+    def ask(self, question: str, top_k: int = 5, filters: Filters | None = None) -> Answer: ...
+
+    def documents(self) -> Sequence[Document]: ...
+
+    def document(self, doc_id: str) -> Document: ...
+
+
+EngineFactory = Callable[[Settings], Engine]
+
+
+def default_engine_factory(settings: Settings) -> Engine:
+    # Imported here: the engine pulls in the embedding model stack, which the app factory and
+    # its tests should not pay for when they pass their own factory.
+    from rag.engine import RagEngine
+
+    return RagEngine.open(settings)
+
+
+class ServiceState:
+    def __init__(self, settings: Settings, engine_factory: EngineFactory, metrics: ServiceMetrics) -> None:
+        self.settings = settings
+        self.engine_factory = engine_factory
+        self.metrics = metrics
+        self.engine: Engine | None = None
+        self.document_count = 0
+        self.load_error: RagError | None = None
+        self.loading = False
+
+    async def load_engine(self) -> None:
+        """Open the index and run one query through it; record failure instead of raising."""
+        self.loading = True
+        self.load_error = None
+        started = time.perf_counter()
+        try:
+            engine = await to_thread.run_sync(self.engine_factory, self.settings)
+            await self._warm_up(engine)
+            count = len(await to_thread.run_sync(engine.documents))
+        except IndexError_ as exc:
+            self.load_error = exc
+            log.error("index not available: %s", exc.message, extra={"error_code": exc.code})
+        except RagError as exc:
+            self.load_error = exc
+            log.error("engine failed to start: %s", exc.message, extra={"error_code": exc.code})
+        except Exception as exc:  # a bug in the engine: keep serving probes, say why we are not ready
+            self.load_error = RagError(f"engine failed to start: {type(exc).__name__}")
+            log.exception("engine failed to start")
+        else:
+            self.engine = engine
+            self.document_count = count
+            self.metrics.engine_ready.set(1)
+            self.metrics.index_documents.set(count)
+            log.info(
+                "engine ready",
+                extra={
+                    "index_version": engine.index_version,
+                    "documents": count,
+                    "load_ms": round((time.perf_counter() - started) * 1000.0, 1),
+                },
+            )
+        finally:
+            self.loading = False
+
+    @staticmethod
+    async def _warm_up(engine: Engine) -> None:
+        """A first query loads whatever the engine initialises lazily (so the first user does
+        not pay for it) and proves the index answers before we report ready."""
+        try:
+            await to_thread.run_sync(lambda: engine.search("readiness check", k=1))
+        except IndexError_:
+            raise
+        except RagError as exc:
+            # The engine answered, if only with a complaint about this query: it is usable.
+            log.warning("warm-up query refused: %s", exc.message)
+
+    def require_engine(self) -> Engine:
+        if self.engine is not None:
+            return self.engine
+        if self.load_error is not None:
+            code = self.load_error.code if isinstance(self.load_error, IndexError_) else "not_ready"
+            raise NotReadyError(f"The index is not available: {self.load_error.message}", code=code)
+        raise NotReadyError("The index is still loading; try again in a few seconds.")

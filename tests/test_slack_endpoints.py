@@ -1,0 +1,468 @@
+"""The Slack endpoints: signatures, the slash command, the Events API, late delivery.
+
+Requests are signed with slack_sdk's own `SignatureVerifier.generate_signature`. Nothing leaves
+the machine: `response_url` posts go to an `httpx.MockTransport`, `chat.postMessage` to a small
+HTTP server on localhost standing in for Slack's Web API.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from slack_sdk.signature import SignatureVerifier
+
+from rag.errors import QuestionError
+from rag.types import Answer, Citation
+from service.slack import RecentIds, SlackSignature, allowed_response_url
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+TOKEN = "xoxb-test-token"
+PEPPA = "How many fake Peppa Pig products were seized?"
+HOOK = "https://hooks.slack.com/commands/T0001/1234/abcdef"
+
+
+def sign(body: bytes, secret: str = SECRET, ts: int | None = None) -> dict[str, str]:
+    timestamp = str(int(time.time()) if ts is None else ts)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
+    return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature}
+
+
+def command_body(text: str, **extra: str) -> bytes:
+    fields = {"command": "/ask", "text": text, "response_url": HOOK, "channel_id": "C1", "user_id": "U1", **extra}
+    return urlencode(fields).encode()
+
+
+def post_command(client, body: bytes, **sign_args) -> httpx.Response:
+    headers = {"content-type": "application/x-www-form-urlencoded", **sign(body, **sign_args)}
+    return client.post("/slack/commands", content=body, headers=headers)
+
+
+def post_event(client, payload: object, extra_headers: dict | None = None) -> httpx.Response:
+    body = json.dumps(payload).encode()
+    headers = {"content-type": "application/json", **sign(body), **(extra_headers or {})}
+    return client.post("/slack/events", content=body, headers=headers)
+
+
+class Hooks:
+    """An httpx transport that records what would have been posted to Slack's response_url."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+        self.arrived = threading.Event()
+        self.transport = httpx.MockTransport(self._handle)
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        self.arrived.set()
+        return httpx.Response(200, text="ok")
+
+
+class FakeSlackApi:
+    """Slack's Web API on localhost: records chat.postMessage calls, answers ok."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+        self.arrived = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", 0))
+                raw = self.rfile.read(length)
+                outer.calls.append(
+                    {"path": self.path, "auth": self.headers.get("authorization"), "body": json.loads(raw or b"{}")}
+                )
+                outer.arrived.set()
+                payload = json.dumps({"ok": True, "ts": "1700000000.000100"}).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture()
+def slack_api() -> Iterator[FakeSlackApi]:
+    api = FakeSlackApi()
+    yield api
+    api.close()
+
+
+@pytest.fixture()
+def hooks() -> Hooks:
+    return Hooks()
+
+
+def _cited_answer() -> Answer:
+    citation = Citation(
+        1,
+        "d1",
+        "c1",
+        "Peppa raid",
+        "https://news.example/peppa",
+        "2017-12-22",
+        "s.txt",
+        "Over 600,000 fake products were seized.",
+        0.9,
+        0,
+        40,
+    )
+    return Answer("q", "Over 600,000 fake products were seized [1].", False, (citation,), "extractive", "stub-1", {})
+
+
+# -- signatures --------------------------------------------------------------------------
+
+
+def test_signature_accepts_what_slack_sdk_signs() -> None:
+    body = b"token=x&text=hello"
+    headers = sign(body)
+    checker = SlackSignature(SECRET)
+    assert checker.verify(body, headers["X-Slack-Request-Timestamp"], headers["X-Slack-Signature"])
+    assert not checker.verify(body + b"&x=1", headers["X-Slack-Request-Timestamp"], headers["X-Slack-Signature"])
+    assert not SlackSignature("other-secret").verify(
+        body, headers["X-Slack-Request-Timestamp"], headers["X-Slack-Signature"]
+    )
+
+
+def test_signature_window_is_five_minutes() -> None:
+    body = b"x"
+    checker = SlackSignature(SECRET)
+    now = int(time.time())
+    for age, ok in ((-280, True), (280, True), (-320, False), (320, False), (-86400, False)):
+        headers = sign(body, ts=now + age)
+        assert checker.verify(body, headers["X-Slack-Request-Timestamp"], headers["X-Slack-Signature"]) is ok, age
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    body=st.binary(max_size=64),
+    timestamp=st.one_of(st.none(), st.text(max_size=24)),
+    signature=st.one_of(st.none(), st.text(max_size=80)),
+)
+def test_signature_check_never_raises(body: bytes, timestamp: str | None, signature: str | None) -> None:
+    assert SlackSignature(SECRET).verify(body, timestamp, signature) in (True, False)
+
+
+def _raw_signature(body: bytes, ts: str) -> str:
+    # Signed over the raw bytes, as a sender could: slack_sdk itself would choke on non-UTF-8.
+    return "v0=" + hmac.new(SECRET.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
+
+
+def _malformed_requests() -> list[tuple[str, bytes, dict]]:
+    body = command_body("hello")
+    good = sign(body)
+    ts, sig = good["X-Slack-Request-Timestamp"], good["X-Slack-Signature"]
+    not_utf8 = b"text=\xff\xfe\xfd"
+    return [
+        ("no headers", body, {}),
+        ("no signature", body, {"X-Slack-Request-Timestamp": ts}),
+        ("no timestamp", body, {"X-Slack-Signature": sig}),
+        ("non-numeric timestamp", body, {"X-Slack-Request-Timestamp": "yesterday", "X-Slack-Signature": sig}),
+        ("float timestamp", body, {"X-Slack-Request-Timestamp": ts + ".5", "X-Slack-Signature": sig}),
+        ("huge timestamp", body, {"X-Slack-Request-Timestamp": "9" * 40, "X-Slack-Signature": sig}),
+        ("negative timestamp", body, {"X-Slack-Request-Timestamp": "-" + ts, "X-Slack-Signature": sig}),
+        ("empty signature", body, {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": ""}),
+        ("wrong version", body, {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": "v1" + sig[2:]}),
+        ("non-ascii signature", body, {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": "v0=é".encode()}),
+        ("truncated signature", body, {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig[:-2]}),
+        ("other body", body + b"&x=1", good),
+        ("stale", body, sign(body, ts=int(time.time()) - 600)),
+        ("wrong secret", body, sign(body, secret="not-the-secret")),
+        ("not utf-8", not_utf8, {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": _raw_signature(not_utf8, ts)}),
+    ]
+
+
+@pytest.mark.parametrize("path", ["/slack/commands", "/slack/events"])
+def test_every_malformed_signature_is_401(make_service_client, path: str) -> None:
+    client = make_service_client(slack_signing_secret=SECRET)
+    for name, body, headers in _malformed_requests():
+        response = client.post(path, content=body, headers={"content-type": "application/json", **headers})
+        assert response.status_code == 401, name
+        assert response.json()["error"]["code"] == "bad_signature", name
+
+
+def test_slack_routes_are_404_when_not_configured(make_service_client) -> None:
+    client = make_service_client()
+    body = command_body("hello")
+    for path in ("/slack/commands", "/slack/events"):
+        response = client.post(path, content=body, headers=sign(body))
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "slack_disabled"
+
+
+# -- slash command -----------------------------------------------------------------------
+
+
+def test_slash_command_answers_inline_when_fast(make_service_client, hooks: Hooks) -> None:
+    client = make_service_client(slack_signing_secret=SECRET, slack_transport=hooks.transport)
+    started = time.perf_counter()
+    response = post_command(client, command_body(PEPPA))
+    assert time.perf_counter() - started < 3
+    assert response.status_code == 200
+    message = response.json()
+    assert message["response_type"] == "in_channel"
+    assert "600,000" in message["blocks"][0]["text"]["text"]
+    sources = "\n".join(b["text"]["text"] for b in message["blocks"][1:])
+    assert "<https://focus.cbbc.org/fake-peppa-pig-raid/|Millions of pounds worth of fake Peppa Pig" in sources
+    assert "2017-12-22" in sources
+    assert hooks.requests == []  # nothing sent later
+
+
+def test_slow_answers_are_acked_at_once_and_delivered_to_response_url(
+    make_service_client, stub_engine_cls, hooks: Hooks
+) -> None:
+    gate = threading.Event()
+    engine = stub_engine_cls(answer=_cited_answer(), gate=gate)  # the answer waits for the gate
+    client = make_service_client(
+        engine=engine, slack_signing_secret=SECRET, slack_ack_budget_s=0.2, slack_transport=hooks.transport
+    )
+    started = time.perf_counter()
+    response = post_command(client, command_body("How many fake products?"))
+    assert time.perf_counter() - started < 3  # Slack's limit, with the answer still pending
+    assert response.json()["response_type"] == "ephemeral"
+    assert "Looking that up" in response.json()["text"]
+    assert hooks.requests == []
+    gate.set()
+    assert hooks.arrived.wait(10)
+    (request,) = hooks.requests
+    assert str(request.url) == HOOK and request.method == "POST"
+    delivered = json.loads(request.content)
+    assert delivered["response_type"] == "in_channel" and delivered["replace_original"] is False
+    assert "600,000" in delivered["text"]
+    assert "<https://news.example/peppa|Peppa raid> · 2017-12-22" in delivered["blocks"][2]["text"]["text"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example/hook",
+        "http://hooks.slack.com/commands/1",
+        "https://hooks.slack.com.evil.example/x",
+        "https://user@hooks.slack.com/x",
+        "https://hooks.slack.com:8443/x",
+        "https://127.0.0.1/hooks.slack.com/",
+    ],
+)
+def test_response_url_outside_slack_is_never_called(
+    make_service_client, stub_engine_cls, hooks: Hooks, url: str
+) -> None:
+    engine = stub_engine_cls(answer=_cited_answer(), delay_s=0.3)
+    with make_service_client(
+        engine=engine,
+        slack_signing_secret=SECRET,
+        slack_ack_budget_s=0.05,
+        slack_transport=hooks.transport,
+        started=False,
+    ) as client:
+        response = post_command(client, command_body("q", response_url=url))
+        assert response.status_code == 200
+        assert response.json()["response_type"] == "ephemeral"
+    # The client is closed: every background task has finished.
+    assert hooks.requests == []
+
+
+def test_allowed_response_urls() -> None:
+    assert allowed_response_url(HOOK)
+    assert allowed_response_url("https://hooks.slack.com:443/actions/T1/2/3")
+    for bad in (None, 42, "", "https://hooks.slack.com", "https://[::1/x", "hooks.slack.com/x", "//hooks.slack.com/x"):
+        assert not allowed_response_url(bad), bad
+
+
+def test_empty_command_gets_help(make_service_client) -> None:
+    client = make_service_client(slack_signing_secret=SECRET)
+    message = post_command(client, command_body("   ")).json()
+    assert message["response_type"] == "ephemeral" and "/ask" in message["text"]
+    assert post_command(client, urlencode({"ssl_check": "1", "token": "x"}).encode()).status_code == 200
+
+
+def test_abstentions_say_why(make_service_client, stub_engine_cls) -> None:
+    client = make_service_client(engine=stub_engine_cls(), slack_signing_secret=SECRET)
+    first = post_command(client, command_body("Who won the 1930 World Cup?")).json()["blocks"][0]["text"]["text"]
+    assert "No answer" in first and "none of the indexed articles discusses this" in first
+
+
+def test_engine_errors_become_a_polite_message(make_service_client, stub_engine_cls) -> None:
+    engine = stub_engine_cls(error=QuestionError("the question is <empty> & odd"))
+    client = make_service_client(engine=engine, slack_signing_secret=SECRET)
+    response = post_command(client, command_body("?"))
+    assert response.status_code == 200
+    assert "Sorry, I could not answer that: the question is &lt;empty&gt; &amp; odd" in response.json()["text"]
+
+
+# -- Events API --------------------------------------------------------------------------
+
+
+def test_url_verification_echoes_the_challenge(make_service_client) -> None:
+    client = make_service_client(slack_signing_secret=SECRET)
+    response = post_event(
+        client,
+        {"type": "url_verification", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "token": "t"},
+    )
+    assert response.status_code == 200
+    assert response.json() == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
+
+
+def _mention(event_id: str, text: str = f"<@U0BOT> {PEPPA}", **event: object) -> dict:
+    return {
+        "type": "event_callback",
+        "event_id": event_id,
+        "event": {
+            "type": "app_mention",
+            "user": "U1",
+            "text": text,
+            "ts": "1700000000.000200",
+            "channel": "C42",
+            **event,
+        },
+    }
+
+
+def test_app_mention_is_answered_in_the_thread(make_service_client, slack_api: FakeSlackApi) -> None:
+    with make_service_client(
+        slack_signing_secret=SECRET, slack_bot_token=TOKEN, slack_api_url=slack_api.url, started=False
+    ) as client:
+        response = post_event(client, _mention("Ev1"))
+        assert response.status_code == 200 and response.json() == {"ok": True}
+        assert slack_api.arrived.wait(10)
+    (call,) = slack_api.calls
+    assert call["path"] == "/api/chat.postMessage"
+    assert call["auth"] == f"Bearer {TOKEN}"
+    body = call["body"]
+    assert body["channel"] == "C42" and body["thread_ts"] == "1700000000.000200"
+    assert "600,000" in body["text"]
+    assert any("Peppa" in b["text"]["text"] for b in body["blocks"])
+
+
+def test_mentions_inside_a_thread_reply_to_that_thread(make_service_client, stub_engine_cls, slack_api) -> None:
+    engine = stub_engine_cls(answer=_cited_answer())
+    with make_service_client(
+        engine=engine, slack_signing_secret=SECRET, slack_bot_token=TOKEN, slack_api_url=slack_api.url, started=False
+    ) as client:
+        post_event(client, _mention("Ev2", text="<@U0BOT|rag>   what was seized? ", thread_ts="1699999999.000001"))
+    assert slack_api.calls[0]["body"]["thread_ts"] == "1699999999.000001"
+    assert engine.calls == [("search", "readiness check"), ("ask", "what was seized?")]  # mention stripped
+
+
+def test_events_are_acked_at_once_even_when_answering_is_slow(make_service_client, stub_engine_cls, slack_api) -> None:
+    gate = threading.Event()
+    engine = stub_engine_cls(answer=_cited_answer(), gate=gate)
+    with make_service_client(
+        engine=engine, slack_signing_secret=SECRET, slack_bot_token=TOKEN, slack_api_url=slack_api.url, started=False
+    ) as client:
+        started = time.perf_counter()
+        assert post_event(client, _mention("Ev3")).status_code == 200
+        assert time.perf_counter() - started < 3
+        assert slack_api.calls == []  # acknowledged before the answer exists
+        gate.set()
+    assert len(slack_api.calls) == 1  # and the answer still arrives
+
+
+def test_retried_events_are_answered_once(make_service_client, stub_engine_cls, slack_api) -> None:
+    engine = stub_engine_cls(answer=_cited_answer(), delay_s=0.2)
+    with make_service_client(
+        engine=engine, slack_signing_secret=SECRET, slack_bot_token=TOKEN, slack_api_url=slack_api.url, started=False
+    ) as client:
+        post_event(client, _mention("EvDup"))
+        for attempt in (1, 2, 3):
+            retry = {"X-Slack-Retry-Num": str(attempt), "X-Slack-Retry-Reason": "http_timeout"}
+            assert post_event(client, _mention("EvDup"), retry).status_code == 200
+        post_event(client, _mention("EvOther"))
+    assert len(slack_api.calls) == 2
+    assert [name for name, _ in engine.calls].count("ask") == 2
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"bot_id": "B1"},
+        {"subtype": "bot_message"},
+        {"type": "message"},
+        {"type": "app_mention", "subtype": "message_changed"},
+    ],
+)
+def test_bot_messages_and_other_events_are_ignored(make_service_client, stub_engine_cls, slack_api, event) -> None:
+    engine = stub_engine_cls(answer=_cited_answer())
+    with make_service_client(
+        engine=engine, slack_signing_secret=SECRET, slack_bot_token=TOKEN, slack_api_url=slack_api.url, started=False
+    ) as client:
+        assert post_event(client, _mention("EvBot", **event)).status_code == 200
+    assert slack_api.calls == []
+    assert [name for name, _ in engine.calls] == ["search"]  # only the start-up warm-up
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[1, 2]",
+        b'"text"',
+        json.dumps({"type": "url_verification"}).encode(),
+        json.dumps({"type": "event_callback", "event": "nope"}).encode(),
+        json.dumps({"type": "event_callback", "event_id": "E", "event": {"type": "app_mention"}}).encode(),
+    ],
+)
+def test_signed_but_malformed_payloads_are_400(make_service_client, body: bytes) -> None:
+    client = make_service_client(slack_signing_secret=SECRET)
+    response = client.post("/slack/events", content=body, headers={"content-type": "application/json", **sign(body)})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_slack_payload"
+
+
+def test_recent_ids_expire_and_stay_bounded() -> None:
+    now = [0.0]
+    ids = RecentIds(max_items=3, ttl_s=10.0, clock=lambda: now[0])
+    assert ids.check_and_add("a") is False
+    assert ids.check_and_add("a") is True
+    now[0] = 11.0
+    assert ids.check_and_add("a") is False  # expired, seen afresh
+    for key in "bcde":
+        ids.check_and_add(key)
+    assert len(ids) <= 3
+
+
+def test_mentions_without_a_bot_token_are_acked_and_logged(make_service_client, caplog) -> None:
+    with make_service_client(slack_signing_secret=SECRET, started=False) as client:
+        assert post_event(client, _mention("EvNoToken")).status_code == 200
+    assert any("no bot token" in r.getMessage() for r in caplog.records)
+
+
+def test_commands_while_the_index_loads_say_so(fake_engine, fake_index_dir) -> None:
+    from fastapi.testclient import TestClient
+
+    from rag.settings import Settings
+    from service import create_app
+
+    gate = threading.Event()
+
+    def slow_factory(_settings: Settings):
+        gate.wait(10)
+        return fake_engine
+
+    app = create_app(Settings(index_dir=fake_index_dir, slack_signing_secret=SECRET), slow_factory)
+    with TestClient(app) as client:
+        message = post_command(client, command_body(PEPPA)).json()
+        assert message["response_type"] == "ephemeral" and "still loading" in message["text"]
+        gate.set()
