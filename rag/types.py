@@ -65,18 +65,7 @@ class Hit:
     source: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "doc_id": self.doc_id,
-            "chunk_id": self.chunk_id,
-            "title": self.title,
-            "url": self.url,
-            "published": self.published,
-            "source": self.source,
-            "text": self.text,
-            "score": round(float(self.score), 4),
-            "start": self.start,
-            "end": self.end,
-        }
+        return _passage_dict(self)
 
 
 @dataclass(frozen=True)
@@ -95,20 +84,32 @@ class Citation:
     start: int
     end: int
 
+    @classmethod
+    def from_hit(cls, n: int, hit: Hit) -> Citation:
+        """A citation of a whole passage (abstentions, LLM answers)."""
+        return cls(
+            n=n, doc_id=hit.doc_id, chunk_id=hit.chunk_id, title=hit.title, url=hit.url, published=hit.published,
+            source=hit.source, text=hit.text, score=hit.score, start=hit.start, end=hit.end,
+        )
+
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "n": self.n,
-            "doc_id": self.doc_id,
-            "chunk_id": self.chunk_id,
-            "title": self.title,
-            "url": self.url,
-            "published": self.published,
-            "source": self.source,
-            "text": self.text,
-            "score": round(float(self.score), 4),
-            "start": self.start,
-            "end": self.end,
-        }
+        return {"n": self.n, **_passage_dict(self)}
+
+
+def _passage_dict(passage: Hit | Citation) -> dict[str, Any]:
+    """The SPEC's passage object, shared by /search hits and /ask citations."""
+    return {
+        "doc_id": passage.doc_id,
+        "chunk_id": passage.chunk_id,
+        "title": passage.title,
+        "url": passage.url,
+        "published": passage.published,
+        "source": passage.source,
+        "text": passage.text,
+        "score": round(float(passage.score), 4),
+        "start": passage.start,
+        "end": passage.end,
+    }
 
 
 @dataclass(frozen=True)

@@ -64,13 +64,7 @@ class ExtractiveComposer:
     def abstain(self, question: str, hits: Sequence[Hit], reason: str, confidence: float = 0.0) -> Answer:
         """Say plainly that the documents do not answer; offer the closest passages, if any."""
         nearest = list(hits[:3])
-        citations = tuple(
-            Citation(
-                n=n, doc_id=h.doc_id, chunk_id=h.chunk_id, title=h.title, url=h.url, published=h.published,
-                source=h.source, text=h.text, score=h.score, start=h.start, end=h.end,
-            )
-            for n, h in enumerate(nearest, start=1)
-        )
+        citations = tuple(Citation.from_hit(n, h) for n, h in enumerate(nearest, start=1))
         text = ABSTAIN_TEXT
         if citations:
             markers = ", ".join(f"[{c.n}]" for c in citations)

@@ -136,14 +136,7 @@ class LLMComposer:
             markers = "".join(f"[{renumber[n]}]" for n in dict.fromkeys(cited))
             body, end = (claim[:-1], claim[-1]) if claim[-1] in ".!?" else (claim, ".")
             parts.append(f"{body} {markers}{end}")
-        citations = tuple(
-            Citation(
-                n=new, doc_id=h.doc_id, chunk_id=h.chunk_id, title=h.title, url=h.url, published=h.published,
-                source=h.source, text=h.text, score=h.score, start=h.start, end=h.end,
-            )
-            for old, new in renumber.items()
-            for h in [passages[old - 1]]
-        )
+        citations = tuple(Citation.from_hit(new, passages[old - 1]) for old, new in renumber.items())
         return Answer(question, " ".join(parts), False, citations, self.mode, version)
 
     @staticmethod
