@@ -43,7 +43,7 @@ class RagEngine:
         self._documents = {d.doc_id: d for d in data.documents}
         self.retriever = HybridRetriever(data, self.config)
         self.extractive = ExtractiveComposer(
-            SentenceIndex(data), self._documents, self.config, data.version, self.retriever.bm25.weighted_coverage
+            SentenceIndex(data), self._documents, self.config, data.version, self.retriever.bm25.idf
         )
         self.composer: AnswerComposer = self.extractive
         if llm_client is not None:

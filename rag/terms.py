@@ -5,8 +5,8 @@ BM25 and the composer's lexical-overlap score share this so they agree on what a
 
 from __future__ import annotations
 
-import functools
 import re
+import threading
 
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
@@ -23,9 +23,16 @@ _QUESTION_WORDS = {
 _STOP = frozenset(STOPWORDS_EN) | _QUESTION_WORDS
 
 
-@functools.cache
+_local = threading.local()
+
+
 def stemmer() -> Stemmer.Stemmer:
-    return Stemmer.Stemmer("english")
+    # PyStemmer objects keep a cache and are not thread-safe: one per thread (the service
+    # answers requests on a thread pool).
+    instance = getattr(_local, "stemmer", None)
+    if instance is None:
+        instance = _local.stemmer = Stemmer.Stemmer("english")
+    return instance
 
 
 def terms(text: str) -> list[str]:

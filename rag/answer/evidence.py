@@ -7,7 +7,7 @@ over the sentences inside the retrieved passages, plus a term overlap.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,9 +43,17 @@ class SentenceIndex:
         self.data = data
         self._rows: dict[str, list[int]] = {}
         self._starts: dict[str, list[int]] = {}
+        self._terms: dict[int, frozenset[str]] = {}
         for row, sentence in enumerate(data.sentences):
             self._rows.setdefault(sentence.doc_id, []).append(row)
             self._starts.setdefault(sentence.doc_id, []).append(sentence.start)
+
+    def terms(self, row: int) -> frozenset[str]:
+        """Content terms of a sentence, computed once (on first use: queries touch few sentences)."""
+        cached = self._terms.get(row)
+        if cached is None:
+            cached = self._terms[row] = frozenset(terms(self.data.sentences[row].text))
+        return cached
 
     def rows_within(self, doc_id: str, start: int, end: int) -> list[int]:
         starts = self._starts.get(doc_id, [])
@@ -67,11 +75,13 @@ def score_candidates(
     hits: Sequence[Hit],
     sentences: SentenceIndex,
     config: AnswerConfig,
-    coverage: Callable[[Iterable[str], set[str]], float] | None = None,
+    idf: Callable[[str], float] | None = None,
 ) -> list[Candidate]:
-    """`coverage(question_terms, sentence_terms)` scores term overlap; by default the unweighted share
-    (the engine passes BM25's idf-weighted share, so rare, specific words count for more)."""
-    """Every sentence inside the hits, scored, best first (each sentence once)."""
+    """Every sentence inside the hits, scored, best first (each sentence once).
+
+    Term overlap is the share of the question's terms a sentence contains, each weighted by `idf`
+    (the engine passes BM25's, so rare, specific words count for more); unweighted without it.
+    """
     seen: dict[int, Hit] = {}
     for hit in hits:
         for row in sentences.rows_within(hit.doc_id, hit.start, hit.end):
@@ -80,16 +90,14 @@ def score_candidates(
         return []
     rows = list(seen)
     cosines = np.asarray(sentences.data.sentence_vectors[rows]) @ query_vector
-    question_terms = set(terms(question))
+    weights = {t: (idf(t) if idf else 1.0) for t in set(terms(question))}
+    total_weight = sum(weights.values())
     kind = expected_type(question)
     candidates = []
     for row, cosine in zip(rows, cosines, strict=True):
         sentence = sentences.data.sentences[row]
-        sentence_terms = set(terms(sentence.text))
-        if coverage is not None:
-            overlap = coverage(question_terms, sentence_terms)
-        else:
-            overlap = len(question_terms & sentence_terms) / len(question_terms) if question_terms else 0.0
+        sentence_terms = sentences.terms(row)
+        overlap = sum(w for t, w in weights.items() if t in sentence_terms) / total_weight if total_weight else 0.0
         cosine = float(cosine) if np.isfinite(cosine) else 0.0
         passage = seen[row].score
         score = (

@@ -8,7 +8,7 @@ too weak, the composer abstains and offers the nearest passages for the reader t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -28,9 +28,9 @@ class ExtractiveComposer:
         documents: dict[str, Document],
         config: AnswerConfig,
         index_version: str,
-        coverage: Callable[[Iterable[str], set[str]], float] | None = None,
+        idf: Callable[[str], float] | None = None,
     ) -> None:
-        self.coverage = coverage
+        self.idf = idf
         self.sentences = sentences
         self.documents = documents
         self.config = config
@@ -40,7 +40,7 @@ class ExtractiveComposer:
         if not hits:
             return self.abstain(question, hits, "no_relevant_passage")
         candidates = [
-            c for c in score_candidates(question, query_vector, hits, self.sentences, self.config, self.coverage)
+            c for c in score_candidates(question, query_vector, hits, self.sentences, self.config, self.idf)
             if not c.heading
         ]
         confidence = candidates[0].score if candidates else 0.0

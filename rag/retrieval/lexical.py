@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import bm25s
 import numpy as np
@@ -29,25 +29,20 @@ class BM25Index:
         df = self._df.get(term, 0)
         return math.log((self.size - df + 0.5) / (df + 0.5) + 1.0)
 
-    def weighted_coverage(self, query_terms: Iterable[str], text_terms: set[str]) -> float:
-        """Share of the query's idf mass that `text_terms` contains."""
-        weights = {t: self.idf(t) for t in query_terms}
-        total = sum(weights.values())
-        return sum(w for t, w in weights.items() if t in text_terms) / total if total else 0.0
-
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k rows by BM25 score; rows scoring 0 (no shared term) are left out."""
         query_terms = terms(query)
         k = min(k, self.size)
         if not query_terms or k <= 0:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-        mask = None
+        # One query: score every row directly. bm25s.retrieve() would start a thread pool per call.
+        scores = self._bm25.get_scores(query_terms)
         if allowed is not None:
-            mask = np.zeros(self.size, dtype=np.float32)
-            mask[allowed] = 1.0
-        ids, scores = self._bm25.retrieve(
-            [query_terms], k=k, show_progress=False, n_threads=1, weight_mask=mask
-        )
-        ids, scores = ids[0].astype(np.int64), scores[0].astype(np.float32)
+            masked = np.zeros_like(scores)
+            masked[allowed] = scores[allowed]
+            scores = masked
+        ids = np.argpartition(-scores, k - 1)[:k] if k < self.size else np.arange(self.size)
+        ids = ids[np.argsort(-scores[ids], kind="stable")].astype(np.int64)
+        scores = scores[ids].astype(np.float32)
         keep = scores > 0
         return scores[keep], ids[keep]
