@@ -121,6 +121,7 @@ def ingest(
             chunks=chunks,
             sentences=sentences,
             chunk_store=store,
+            chunk_vectors=chunk_vectors.reshape(-1, embedder.dim),
             sentence_vectors=sentence_vectors.reshape(-1, embedder.dim),
             manifest=manifest,
             answer_settings=answer_settings,
@@ -200,10 +201,8 @@ def _known_vectors(previous: IndexData | None) -> dict[str, np.ndarray]:
     if previous is None:
         return {}
     known: dict[str, np.ndarray] = {}
-    if previous.chunks:
-        vectors = previous.chunk_store.vectors(np.arange(len(previous.chunks)))
-        for chunk, vector in zip(previous.chunks, vectors, strict=True):
-            known[_text_key(chunk.text)] = vector
+    for chunk, vector in zip(previous.chunks, previous.chunk_vectors, strict=True):
+        known[_text_key(chunk.text)] = np.asarray(vector)
     for sentence, vector in zip(previous.sentences, previous.sentence_vectors, strict=True):
         known[_text_key(sentence.text)] = np.asarray(vector)
     return known

@@ -128,3 +128,17 @@ def test_new_answer_settings_are_stamped_into_a_new_version_without_embedding(
     assert summary.written and embedder.calls == 0
     assert after.version != before.version
     assert after.answer_settings["abstain_threshold"] == 0.1234
+
+
+def test_reused_vectors_are_the_exact_ones_first_computed(corpus: Path, tmp_path: Path) -> None:
+    import numpy as np
+
+    settings = Settings(index_dir=tmp_path / "index")
+    ingest([corpus], settings, embedder=HashingEmbedder())
+    first = np.array(load_index(settings.index_dir).chunk_vectors)
+    (corpus / "more.jsonl").write_text(json.dumps({"id": "m", "text": "A new article on silk."}) + "\n")
+    ingest([corpus], settings, embedder=HashingEmbedder())
+    second = load_index(settings.index_dir)
+    assert len(second.chunk_vectors) == len(first) + 1
+    rows = [i for i, c in enumerate(second.chunks) if c.doc_id != "m"]
+    assert np.array_equal(np.asarray(second.chunk_vectors)[rows], first)

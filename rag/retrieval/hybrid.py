@@ -74,7 +74,7 @@ class HybridRetriever:
         chunk = self.data.chunks[row]
         doc = self.documents[chunk.doc_id]
         if dense_score is None:  # found by BM25 only: still report its cosine similarity
-            dense_score = float(self.data.chunk_store.vectors(np.array([row]))[0] @ query_vector)
+            dense_score = float(np.asarray(self.data.chunk_vectors[row]) @ query_vector)
         score = dense_score if np.isfinite(dense_score) else 0.0
         return Hit(
             chunk_id=chunk.chunk_id, doc_id=chunk.doc_id, text=chunk.text, start=chunk.start, end=chunk.end,

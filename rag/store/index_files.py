@@ -8,6 +8,8 @@
         chunks.jsonl            one chunk per line: id, doc_id, offsets (text = document text slice)
         sentences.jsonl         sentence offsets per document (for the extractive composer)
         chunk_vectors.faiss     FAISS index over chunk vectors, row i = chunks.jsonl line i
+        chunk_vectors.npy       the exact float32 chunk vectors (the FAISS index may quantize them);
+                                re-ingest reuses these, so vectors never drift through re-encoding
         sentence_vectors.npy    float32 sentence vectors, row i = sentences.jsonl line i
         settings.json           tuned answer settings (abstention threshold, fusion weights)
 
@@ -44,6 +46,7 @@ class IndexData:
     chunks: list[Chunk]
     sentences: list[Sentence]
     chunk_store: FaissStore
+    chunk_vectors: np.ndarray  # memory-mapped, exact
     sentence_vectors: np.ndarray
     manifest: dict[str, Any]
     answer_settings: dict[str, Any] = field(default_factory=dict)
@@ -97,6 +100,7 @@ def write_index(
     chunks: list[Chunk],
     sentences: list[Sentence],
     chunk_store: FaissStore,
+    chunk_vectors: np.ndarray,
     sentence_vectors: np.ndarray,
     manifest: dict[str, Any],
     answer_settings: dict[str, Any],
@@ -117,6 +121,7 @@ def write_index(
             ({"doc_id": s.doc_id, "start": s.start, "end": s.end} for s in sentences),
         )
         chunk_store.save(staging / "chunk_vectors.faiss")
+        np.save(staging / "chunk_vectors.npy", np.ascontiguousarray(chunk_vectors, dtype=np.float32))
         np.save(staging / "sentence_vectors.npy", np.ascontiguousarray(sentence_vectors, dtype=np.float32))
         (staging / "settings.json").write_text(json.dumps(answer_settings, indent=2, sort_keys=True))
         files = {}
@@ -183,18 +188,21 @@ def load_index(index_dir: Path, *, expected_model: str | None = None, verify: bo
                      start=r["start"], end=r["end"])
             for r in _read_jsonl(generation / "sentences.jsonl")
         ]
+        chunk_vectors = np.load(generation / "chunk_vectors.npy", mmap_mode="r")
         sentence_vectors = np.load(generation / "sentence_vectors.npy", mmap_mode="r")
         answer_settings = json.loads((generation / "settings.json").read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorruptError(f"{generation}: unreadable index data ({exc!r})") from exc
     chunk_store = FaissStore.load(generation / "chunk_vectors.faiss", manifest.get("vector_index", {"type": "flat"}))
-    if chunk_store.size != len(chunks) or len(sentence_vectors) != len(sentences):
+    if not chunk_store.size == len(chunk_vectors) == len(chunks) or len(sentence_vectors) != len(sentences):
         raise IndexCorruptError(f"{generation}: vector counts do not match the chunk and sentence lists")
     if chunk_store.size and chunk_store.dim != manifest.get("dim"):
         raise IndexCorruptError(
             f"{generation}: vectors have dimension {chunk_store.dim}, manifest says {manifest.get('dim')}"
         )
-    return IndexData(documents, chunks, sentences, chunk_store, sentence_vectors, manifest, answer_settings)
+    return IndexData(
+        documents, chunks, sentences, chunk_store, chunk_vectors, sentence_vectors, manifest, answer_settings
+    )
 
 
 def _remove_stale_generations(index_dir: Path, keep: str) -> None:
