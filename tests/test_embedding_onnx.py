@@ -1,0 +1,144 @@
+"""The ONNX Runtime embedder against the real model: same vectors as torch, cached export, no torch.
+
+The model is exported once per test session into a temp index folder (a few seconds); every test
+here reuses that file.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rag.embedding.onnx_minilm as onnx_minilm
+from rag.embedding.onnx_minilm import OnnxMiniLMEmbedder
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[1]
+LONG_TEXT = " ".join(
+    f"Paragraph {i}: the central bank raised interest rates by 0.25 percentage points on Tuesday, "
+    "citing persistent inflation in services and a tight labour market."
+    for i in range(30)
+)  # ~800 word-pieces: truncated to the 256 window by both backends
+TEXTS = [
+    "",
+    "   ",
+    "Who won the 2016 US presidential election?",
+    "Alibaba launches anti fake drive",
+    "Counterfeit designer products is a big problem in emerging markets, both online and offline.",
+    "naïve café résumé — Zürich, São Paulo, 東京, Москва 😀",
+    "Q3 revenue: $4.2bn (+12% y/y); EPS 1.07 vs 0.98 est.",
+    "ok",
+    "THE QUICK BROWN FOX JUMPS OVER THE LAZY DOG",
+    "https://example.com/news/2024/05/article?id=123&ref=rss",
+    "The company said it would cut 1,200 jobs as part of a restructuring plan announced on Monday. " * 3,
+    LONG_TEXT,
+]
+
+
+@pytest.fixture(scope="session")
+def onnx_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An index folder whose models/ holds the exported .onnx (exported once per session)."""
+    index_dir = tmp_path_factory.mktemp("onnx-index")
+    OnnxMiniLMEmbedder(index_dir / "models").warm_up()
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def onnx_embedder(onnx_index_dir: Path) -> OnnxMiniLMEmbedder:
+    return OnnxMiniLMEmbedder(onnx_index_dir / "models")
+
+
+@pytest.fixture(scope="session")
+def torch_embedder():
+    from rag.embedding.minilm import MiniLMEmbedder
+
+    return MiniLMEmbedder()
+
+
+def test_onnx_and_torch_vectors_agree(onnx_embedder: OnnxMiniLMEmbedder, torch_embedder) -> None:
+    onnx_vectors = onnx_embedder.embed(TEXTS)
+    torch_vectors = torch_embedder.embed(TEXTS)
+    cosines = np.sum(onnx_vectors * torch_vectors, axis=1)
+    assert cosines.min() >= 0.999, dict(zip(TEXTS, cosines.round(6).tolist(), strict=True))
+    # One at a time too: a query is embedded alone, without padding from neighbours.
+    for text, expected in zip(TEXTS, torch_vectors, strict=True):
+        assert float(np.dot(onnx_embedder.embed([text])[0], expected)) >= 0.999
+
+
+def test_long_text_is_truncated_exactly_as_sentence_transformers_does(
+    onnx_embedder: OnnxMiniLMEmbedder,
+    torch_embedder,
+) -> None:
+    assert onnx_embedder.count_model_tokens(LONG_TEXT) > 256
+    ours = onnx_embedder.encode_tokens([LONG_TEXT])[0].ids
+    theirs = torch_embedder._loaded_model().tokenize([LONG_TEXT])["input_ids"][0].tolist()
+    assert len(ours) == 256
+    assert ours == theirs
+
+
+def test_output_is_float32_unit_rows_of_the_model_dimension(onnx_embedder: OnnxMiniLMEmbedder) -> None:
+    vectors = onnx_embedder.embed(TEXTS)
+    assert vectors.dtype == np.float32 and vectors.shape == (len(TEXTS), 384)
+    assert vectors.flags.c_contiguous
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    query = onnx_embedder.embed_query("who raised interest rates?")
+    assert query.dtype == np.float32 and query.shape == (384,)
+
+
+def test_length_sorted_batching_preserves_order(onnx_index_dir: Path) -> None:
+    # A tiny budget forces many batches of different widths; each row must still match its own text.
+    embedder = OnnxMiniLMEmbedder(onnx_index_dir / "models", max_batch_tokens=300, max_batch_rows=3)
+    texts = [TEXTS[i % len(TEXTS)] + f" #{i}" for i in (5, 11, 0, 3, 10, 7, 2, 9, 4, 1, 8, 6)]
+    batched = embedder.embed(texts)
+    alone = np.vstack([embedder.embed([t]) for t in texts])
+    np.testing.assert_allclose(batched, alone, atol=2e-5)
+    assert embedder.session_runs > 3 + len(texts)  # several batches, then one run per text
+
+
+def test_the_cached_export_is_reused(onnx_index_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = onnx_index_dir / "models"
+    (model_file,) = cache.glob("all-MiniLM-L6-v2-*.onnx")
+    stamp = model_file.stat().st_mtime_ns
+
+    def no_export(args: list[str]) -> None:
+        raise AssertionError(f"re-exported although {model_file.name} exists: {args}")
+
+    monkeypatch.setattr(onnx_minilm, "_export_isolated", no_export)
+    embedder = OnnxMiniLMEmbedder(cache)
+    embedder.warm_up()
+    assert embedder.model_file == model_file
+    assert model_file.stat().st_mtime_ns == stamp
+
+
+def test_a_cached_model_loads_and_embeds_without_importing_torch(onnx_index_dir: Path) -> None:
+    script = f"""
+import sys
+from pathlib import Path
+from rag.embedding import load_embedder
+from rag.settings import Settings
+embedder = load_embedder(Settings(index_dir=Path({str(onnx_index_dir)!r}), embedder="onnx"))
+embedder.warm_up()
+assert embedder.embed(["a", "b c"]).shape == (2, 384)
+assert embedder.embed_query("who?").shape == (384,)
+heavy = sorted(m for m in ("torch", "transformers", "sentence_transformers") if m in sys.modules)
+print("heavy:", heavy)
+"""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "heavy: []" in proc.stdout
+
+
+def test_a_repeated_query_calls_the_session_once(onnx_index_dir: Path) -> None:
+    embedder = OnnxMiniLMEmbedder(onnx_index_dir / "models")
+    first = embedder.embed_query("what did Alibaba announce?")
+    assert embedder.embed_query("what did Alibaba announce?") is first
+    assert embedder.session_runs == 1
