@@ -21,7 +21,7 @@ class Settings:
     # Chunking: a tiktoken budget per chunk, with sentence overlap between neighbours.
     chunk_tokens: int = 160
     chunk_overlap_tokens: int = 40
-    # Embedding backend: "auto" (ONNX when available, else torch), "onnx", "torch".
+    # Embedding backend: "auto" (ONNX when available, else torch), "onnx", "onnx-int8", "torch".
     embedder: str = "auto"
     embed_batch_size: int = 64
     query_cache_size: int = 1024
@@ -77,8 +77,8 @@ class Settings:
             raise ConfigError("RAG_CHUNK_TOKENS must be at least 16")
         if not 0 <= self.chunk_overlap_tokens < self.chunk_tokens:
             raise ConfigError("RAG_CHUNK_OVERLAP_TOKENS must be >= 0 and below RAG_CHUNK_TOKENS")
-        if self.embedder not in {"auto", "onnx", "torch"}:
-            raise ConfigError("RAG_EMBEDDER must be one of auto, onnx, torch")
+        if self.embedder not in {"auto", "onnx", "onnx-int8", "torch"}:
+            raise ConfigError("RAG_EMBEDDER must be one of auto, onnx, onnx-int8, torch")
         if self.llm_url and not self.llm_model:
             raise ConfigError("RAG_LLM_URL is set but RAG_LLM_MODEL is not")
 

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rag.embedding.batching import QueryBatcher
 from rag.embedding.cache import VectorLRU
 from rag.embedding.minilm import MAX_SEQ_TOKENS, MODEL_DIM, MODEL_NAME, model_dir
 from rag.errors import ConfigError
@@ -365,6 +366,8 @@ class OnnxMiniLMEmbedder:
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
         self._cache = VectorLRU(cache_size)
+        # Concurrent queries (the service's thread pool) share model calls instead of queueing.
+        self._batcher = QueryBatcher(self.embed)
         self.model_file: Path | None = None
         self.session_runs = 0  # inference calls so far; tests use it to prove the cache works
 
@@ -441,7 +444,7 @@ class OnnxMiniLMEmbedder:
         cached = self._cache.get(text)
         if cached is not None:
             return cached
-        vector = self.embed([text])[0]
+        vector = self._batcher.encode(text)
         self._cache.put(text, vector)
         return vector
 
