@@ -36,7 +36,7 @@ from rag.store.atomic import atomic_write_bytes, fsync_dir, fsync_file
 from rag.store.faiss_store import FaissStore
 from rag.types import Chunk, Document, Sentence
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: exact chunk vectors in chunk_vectors.npy
 POINTER = "CURRENT"
 
 
