@@ -84,7 +84,9 @@ def compute_version(
     Two different generations never share a version, so the live one is never overwritten.
     """
     digest = hashlib.sha256()
-    header = {"model": model, "chunker": chunker, "answer": answer_settings, "sources": sources}
+    header = {
+        "format": FORMAT_VERSION, "model": model, "chunker": chunker, "answer": answer_settings, "sources": sources
+    }
     digest.update(json.dumps(header, sort_keys=True).encode())
     for doc in documents:
         digest.update(json.dumps(_document_record(doc), sort_keys=True).encode())
