@@ -225,7 +225,9 @@ def _vectors_for(
             missing[key] = text
     if missing:
         todo = list(missing.items())
-        batch = 256
+        # Large groups: the embedder sorts each call's texts by token length to cut padding, and
+        # that works best over many texts; the groups only exist to drive the progress bar.
+        batch = 2048
         for begin in range(0, len(todo), batch):
             part = todo[begin : begin + batch]
             vectors = embedder.embed([text for _, text in part])

@@ -51,10 +51,11 @@ def fake_engine(fake_index_dir: Path) -> RagEngine:
 
 
 @pytest.fixture(scope="session")
-def real_embedder():
+def real_embedder(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - lazy import of the type
     from rag.embedding import load_embedder
 
-    return load_embedder(Settings())
+    # The ONNX export is cached under index_dir/models: keep it out of the work tree.
+    return load_embedder(Settings(index_dir=tmp_path_factory.mktemp("embedder-home")))
 
 
 @pytest.fixture(scope="session")
