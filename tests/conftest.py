@@ -51,7 +51,7 @@ def fake_engine(fake_index_dir: Path) -> RagEngine:
 
 
 @pytest.fixture(scope="session")
-def real_embedder(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - lazy import of the type
+def real_embedder(tmp_path_factory: pytest.TempPathFactory):
     from rag.embedding import load_embedder
 
     # The ONNX export is cached under index_dir/models: keep it out of the work tree.
