@@ -103,26 +103,40 @@ class LLMComposer:
         return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
     def _supported_sentences(self, reply: str, passages: Sequence[Hit]) -> list[tuple[str, list[int]]]:
-        out: list[tuple[str, list[int]]] = []
+        claims: list[tuple[str, list[int]]] = []
         for start, end in sentence_spans(reply):
             sentence = reply[start:end]
             cited = [int(m) for m in _MARKER.findall(sentence)]
             claim = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", sentence)).strip()
             if not claim or not cited or any(not 1 <= n <= len(passages) for n in cited):
                 continue  # uncited, or citing a passage that was never sent: dropped
-            if all(self._support(claim, passages[n - 1]) >= self.support_threshold for n in cited):
-                out.append((claim, cited))
-        return out
+            claims.append((claim, cited))
+        if not claims:
+            return []
+        claim_vectors = self.embedder.embed([claim for claim, _ in claims])  # one model call for all
+        return [
+            (claim, cited)
+            for (claim, cited), vector in zip(claims, claim_vectors, strict=True)
+            if all(self._support(claim, vector, passages[n - 1]) >= self.support_threshold for n in cited)
+        ]
 
-    def _support(self, claim: str, passage: Hit) -> float:
-        text = strip_instructions(passage.text)
-        claim_terms = set(terms(claim))
-        lexical = len(claim_terms & set(terms(text))) / len(claim_terms) if claim_terms else 0.0
-        spans = sentence_spans(text)
-        if not spans:
+    def _support(self, claim: str, claim_vector: np.ndarray, passage: Hit) -> float:
+        """Half term overlap, half best cosine with one of the passage's own sentences.
+
+        The passage's sentence vectors were stored at ingest; sentences that address a model are
+        left out, so a planted instruction cannot vouch for the claim it asks for.
+        """
+        index = self.extractive.sentences
+        rows = [
+            row for row in index.rows_within(passage.doc_id, passage.start, passage.end)
+            if not _INSTRUCTION.search(index.data.sentences[row].text)
+        ]
+        if not rows:
             return 0.0
-        vectors = self.embedder.embed([claim] + [text[a:b] for a, b in spans])
-        semantic = float(np.max(vectors[1:] @ vectors[0]))
+        claim_terms = set(terms(claim))
+        passage_terms = set().union(*(index.terms(row) for row in rows))
+        lexical = len(claim_terms & passage_terms) / len(claim_terms) if claim_terms else 0.0
+        semantic = float(np.max(np.asarray(index.data.sentence_vectors[rows]) @ claim_vector))
         return 0.5 * lexical + 0.5 * semantic
 
     def _answer(
