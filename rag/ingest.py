@@ -66,9 +66,6 @@ class IngestSummary:
         return dict(self.__dict__)
 
 
-ProgressFn = Callable[[int, int], None]
-
-
 def ingest(
     paths: Sequence[Path],
     settings: Settings,
