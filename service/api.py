@@ -2,24 +2,22 @@
 
 Routes validate input (via `service.schemas`), call the engine in a worker thread (its work is
 CPU-bound and would otherwise stall every other request on the event loop), and return the
-core's own `as_dict()` bodies, made JSON-safe.
+core's own `as_dict()` bodies, rendered by orjson (`service.responses`).
 """
 
 from __future__ import annotations
 
-import math
 from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
-from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from rag.errors import QuestionError
 from rag.settings import Settings
 from rag.types import Filters
 from service import openapi as docs
-from service.deps import EngineDep, MetricsDep, SettingsDep
+from service.deps import EngineDep, MetricsDep, SettingsDep, StateDep
+from service.responses import FastJSONResponse
 from service.schemas import (
     DEFAULT_TOP_K,
     MAX_FILTER_VALUES,
@@ -35,20 +33,6 @@ from service.schemas import (
 )
 
 router = APIRouter()
-
-
-def json_safe(value: Any) -> Any:
-    """Replace NaN and infinities (which JSON cannot carry) with null, recursively.
-
-    A non-finite score is an index fault, but it must cost the client a null, not a 500.
-    """
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return value
 
 
 def _check_limits(settings: Settings, text: str, k: int) -> None:
@@ -69,18 +53,19 @@ def _check_limits(settings: Settings, text: str, k: int) -> None:
 async def ask(
     request: Annotated[AskRequest, Body()],
     engine: EngineDep,
+    state: StateDep,
     settings: SettingsDep,
     metrics: MetricsDep,
-) -> JSONResponse:
+) -> FastJSONResponse:
     """Answer from the indexed articles; every `[n]` in `answer` is the citation numbered `n`.
 
     When the articles do not support an answer, `abstained` is true and `reason` says why.
     """
     _check_limits(settings, request.question, request.top_k)
     filters = request.filters.to_filters() if request.filters else None
-    answer = await run_in_threadpool(partial(engine.ask, request.question, top_k=request.top_k, filters=filters))
+    answer = await state.run_engine(partial(engine.ask, request.question, top_k=request.top_k, filters=filters))
     metrics.observe_answer(answer)
-    return JSONResponse(json_safe(answer.as_dict()))
+    return FastJSONResponse(answer.as_dict())
 
 
 @router.get(
@@ -92,6 +77,7 @@ async def ask(
 )
 async def search(
     engine: EngineDep,
+    state: StateDep,
     settings: SettingsDep,
     metrics: MetricsDep,
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, pattern=r"\S")],
@@ -99,15 +85,15 @@ async def search(
     published_from: Annotated[IsoDate | None, Query()] = None,
     published_to: Annotated[IsoDate | None, Query()] = None,
     source: Annotated[list[FilterValue] | None, Query(max_length=MAX_FILTER_VALUES)] = None,
-) -> JSONResponse:
+) -> FastJSONResponse:
     query = q.strip()
     _check_limits(settings, query, k)
     filters: Filters | None = None
     if published_from or published_to or source:
         filters = Filters(published_from=published_from, published_to=published_to, sources=tuple(source or ()))
-    result = await run_in_threadpool(partial(engine.search, query, k=k, filters=filters))
+    result = await state.run_engine(partial(engine.search, query, k=k, filters=filters))
     metrics.observe_timings("search", result.timings_ms)
-    return JSONResponse(json_safe(result.as_dict()))
+    return FastJSONResponse(result.as_dict())
 
 
 @router.get(
@@ -119,31 +105,30 @@ async def search(
 )
 async def list_documents(
     engine: EngineDep,
+    state: StateDep,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> JSONResponse:
-    documents = await run_in_threadpool(engine.documents)
+) -> FastJSONResponse:
+    documents = await state.run_engine(engine.documents)
     page = list(documents)[offset : offset + limit]
-    return JSONResponse(
-        json_safe(
-            {
-                "documents": [
-                    {
-                        "doc_id": d.doc_id,
-                        "title": d.title,
-                        "url": d.url,
-                        "published": d.published,
-                        "source": d.source,
-                        "chars": len(d.text),
-                    }
-                    for d in page
-                ],
-                "total": len(documents),
-                "offset": offset,
-                "limit": limit,
-                "index_version": engine.index_version,
-            }
-        )
+    return FastJSONResponse(
+        {
+            "documents": [
+                {
+                    "doc_id": d.doc_id,
+                    "title": d.title,
+                    "url": d.url,
+                    "published": d.published,
+                    "source": d.source,
+                    "chars": len(d.text),
+                }
+                for d in page
+            ],
+            "total": len(documents),
+            "offset": offset,
+            "limit": limit,
+            "index_version": engine.index_version,
+        }
     )
 
 
@@ -156,22 +141,21 @@ async def list_documents(
 )
 async def get_document(
     engine: EngineDep,
+    state: StateDep,
     doc_id: Annotated[str, Path(min_length=1, max_length=500)],
-) -> JSONResponse:
-    document = await run_in_threadpool(engine.document, doc_id)
-    return JSONResponse(
-        json_safe(
-            {
-                "doc_id": document.doc_id,
-                "title": document.title,
-                "url": document.url,
-                "published": document.published,
-                "source": document.source,
-                "text": document.text,
-                "metadata": _jsonable(document.metadata),
-                "index_version": engine.index_version,
-            }
-        )
+) -> FastJSONResponse:
+    document = await state.run_engine(partial(engine.document, doc_id))
+    return FastJSONResponse(
+        {
+            "doc_id": document.doc_id,
+            "title": document.title,
+            "url": document.url,
+            "published": document.published,
+            "source": document.source,
+            "text": document.text,
+            "metadata": _jsonable(document.metadata),
+            "index_version": engine.index_version,
+        }
     )
 
 

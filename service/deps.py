@@ -2,6 +2,9 @@
 
 Everything hangs off `app.state.service` (one `ServiceState` per app), never module globals,
 so several apps can live in one process.
+
+All are `async def` although none awaits: FastAPI runs a plain `def` dependency in the thread
+pool, a thread hop per dependency per request (measured: 4 of them were most of /ask's overhead).
 """
 
 from __future__ import annotations
@@ -15,19 +18,19 @@ from service.metrics import ServiceMetrics
 from service.state import Engine, ServiceState
 
 
-def get_state(request: Request) -> ServiceState:
+async def get_state(request: Request) -> ServiceState:
     return request.app.state.service
 
 
-def get_settings(state: Annotated[ServiceState, Depends(get_state)]) -> Settings:
+async def get_settings(state: Annotated[ServiceState, Depends(get_state)]) -> Settings:
     return state.settings
 
 
-def get_metrics(state: Annotated[ServiceState, Depends(get_state)]) -> ServiceMetrics:
+async def get_metrics(state: Annotated[ServiceState, Depends(get_state)]) -> ServiceMetrics:
     return state.metrics
 
 
-def get_engine(state: Annotated[ServiceState, Depends(get_state)]) -> Engine:
+async def get_engine(state: Annotated[ServiceState, Depends(get_state)]) -> Engine:
     """The loaded engine, or a 503 `not_ready` / `index_missing` while there is none."""
     return state.require_engine()
 

@@ -231,7 +231,7 @@ class SlackBot:
         if engine is None:
             return notice_message("I am still loading the news archive; try again in a minute.")
         try:
-            answer: Answer = await run_in_threadpool(partial(engine.ask, question, top_k=self.settings.top_k))
+            answer: Answer = await self.state.run_engine(partial(engine.ask, question, top_k=self.settings.top_k))
         except RagError as exc:
             return notice_message(f"Sorry, I could not answer that: {escape(exc.message)}")
         except Exception:
@@ -340,7 +340,7 @@ _SIGNATURE_HEADERS = [
 ]
 
 
-def get_bot(request: Request) -> SlackBot:
+async def get_bot(request: Request) -> SlackBot:  # async: no thread hop (see service.deps)
     bot: SlackBot | None = request.app.state.slack
     if bot is None:
         raise ServiceError(404, "slack_disabled", "The Slack integration is not configured (set SLACK_SIGNING_SECRET).")

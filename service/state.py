@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 
 from rag.errors import IndexError_, RagError
 from rag.settings import Settings
@@ -42,6 +42,7 @@ class Engine(Protocol):
 
 
 EngineFactory = Callable[[Settings], Engine]
+T = TypeVar("T")
 
 
 def default_engine_factory(settings: Settings) -> Engine:
@@ -61,6 +62,14 @@ class ServiceState:
         self.document_count = 0
         self.load_error: RagError | None = None
         self.loading = False
+        # Engine work is mostly Python, so threads beyond a few only fight over the GIL, and the
+        # event loop (which must keep accepting requests and answering probes) loses that fight.
+        # Waiting requests hold no thread, just a place in the limiter's queue.
+        self._engine_calls = CapacityLimiter(settings.engine_threads)
+
+    async def run_engine(self, call: Callable[[], T]) -> T:
+        """Run a blocking engine call in a worker thread, at most `engine_threads` at once."""
+        return await to_thread.run_sync(call, limiter=self._engine_calls)
 
     async def load_engine(self) -> None:
         """Open the index and run one query through it; record failure instead of raising."""

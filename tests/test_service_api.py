@@ -403,6 +403,42 @@ def test_concurrent_requests_get_the_same_answers_as_serial_ones(fake_index_dir:
         assert (got["answer"], got["citations"]) == (want["answer"], want["citations"])
 
 
+def test_engine_calls_at_once_are_capped_by_engine_threads(fake_index_dir: Path, fake_engine) -> None:
+    lock = threading.Lock()
+    running = 0
+    most = 0
+
+    class CountingEngine:
+        """The real fake-embedder engine, recording how many `ask` calls overlap."""
+
+        index_version = fake_engine.index_version
+        documents = fake_engine.documents
+        search = fake_engine.search
+
+        def ask(self, question: str, **kwargs) -> Answer:
+            nonlocal running, most
+            with lock:
+                running += 1
+                most = max(most, running)
+            try:
+                time.sleep(0.05)  # long enough that uncapped calls would overlap
+                return fake_engine.ask(question, **kwargs)
+            finally:
+                with lock:
+                    running -= 1
+
+    settings = Settings(index_dir=fake_index_dir, engine_threads=2)
+    app = create_app(settings, lambda s: CountingEngine(), wait_for_engine=True)
+
+    async def scenario(client: httpx.AsyncClient) -> list[httpx.Response]:
+        return await asyncio.gather(*(client.post("/ask", json={"question": PEPPA}) for _ in range(8)))
+
+    responses = asyncio.run(_with_app(app, scenario))
+    assert [r.status_code for r in responses] == [200] * 8
+    assert all("600,000" in r.json()["answer"] for r in responses)
+    assert most == 2  # queued, not refused: all 8 answered, never more than 2 in the engine
+
+
 # -- the staff page ----------------------------------------------------------------------
 
 
