@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,20 @@ DEFAULT_QUESTIONS = Path(__file__).with_name("questions.jsonl")
 
 
 def confidences(engine: RagEngine, questions: list[Question]) -> list[tuple[bool, float]]:
-    """(answerable, evidence score) per question, with abstention switched off."""
-    never_abstain = RagEngine(
+    """(answerable, evidence score) per question, with the score threshold switched off.
+
+    A question the composer declines for another reason (no passage at all, or no number in the
+    best sentence of a "how many" question) abstains whatever the threshold: it scores -inf, so
+    its false abstentions count against the budget before the threshold spends any.
+    """
+    no_threshold = RagEngine(
         engine.data, engine.embedder, engine.settings, answer_config=replace(engine.config, abstain_threshold=-1.0)
     )
-    return [(q.answerable, float(never_abstain.ask(q.question).confidence or 0.0)) for q in questions]
+    points = []
+    for q in questions:
+        answer = no_threshold.ask(q.question)
+        points.append((q.answerable, -math.inf if answer.abstained else float(answer.confidence or 0.0)))
+    return points
 
 
 def rates(points: list[tuple[bool, float]], threshold: float) -> dict[str, float]:
@@ -43,7 +53,7 @@ def rates(points: list[tuple[bool, float]], threshold: float) -> dict[str, float
 
 
 def fit_threshold(points: list[tuple[bool, float]], max_false_abstention: float) -> float:
-    candidates = sorted({round(c, 4) for _, c in points} | {0.0})
+    candidates = sorted({round(c, 4) for _, c in points if math.isfinite(c)} | {0.0})
     best, best_recall = 0.0, -1.0
     for threshold in candidates:
         r = rates(points, threshold)

@@ -86,3 +86,46 @@ def test_the_answer_body_has_the_spec_fields(fake_engine: RagEngine) -> None:
     assert replace(fake_engine.ask(QUESTIONS[0]), timings_ms={}) == replace(
         fake_engine.ask(QUESTIONS[0]), timings_ms={}
     ), "the same question on the same index gives the same answer"
+
+
+def _one_document_engine(tmp_path, text: str, **changes) -> RagEngine:
+    import json
+
+    from rag.embedding.fake import HashingEmbedder
+    from rag.ingest import ingest
+    from rag.settings import Settings
+
+    corpus = tmp_path / "doc.jsonl"
+    corpus.write_text(json.dumps({"id": "acme", "title": "Acme widgets", "text": text}) + "\n")
+    settings = Settings(index_dir=tmp_path / "index")
+    embedder = HashingEmbedder()
+    ingest([corpus], settings, embedder=embedder)
+    engine = RagEngine.open(settings, embedder=embedder)
+    # Threshold off: only the answer-type rule may decline.
+    config = replace(engine.config, abstain_threshold=-1.0, **changes)
+    return RagEngine(engine.data, embedder, settings, answer_config=config)
+
+
+NO_FIGURES = "Acme Corp makes widgets in Leeds. Acme Corp widgets are sold across Europe by a family firm."
+
+
+@pytest.mark.parametrize(
+    "question", ["How many widgets does Acme Corp make in Leeds?", "When did Acme Corp start making widgets?"]
+)
+def test_a_number_or_date_question_abstains_when_the_best_sentence_has_none(tmp_path, question: str) -> None:
+    answer = _one_document_engine(tmp_path, NO_FIGURES).ask(question)
+    assert answer.abstained and answer.reason == "low_support"
+    assert answer.answer.startswith(ABSTAIN_TEXT)
+    assert answer.citations  # the nearest passage, for the reader to check
+
+
+def test_the_same_question_is_answered_when_the_sentence_holds_the_figure(tmp_path) -> None:
+    text = "Acme Corp makes 500 widgets a day in Leeds. Acme Corp widgets are sold across Europe by a family firm."
+    answer = _one_document_engine(tmp_path, text).ask("How many widgets does Acme Corp make in Leeds?")
+    assert not answer.abstained
+    assert "500 widgets" in answer.answer
+
+
+def test_the_answer_type_rule_can_be_switched_off(tmp_path) -> None:
+    engine = _one_document_engine(tmp_path, NO_FIGURES, require_answer_type=False)
+    assert not engine.ask("How many widgets does Acme Corp make in Leeds?").abstained

@@ -12,11 +12,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from rag.answer.answer_type import expected_type, has_type
 from rag.answer.config import AnswerConfig
 from rag.answer.evidence import Candidate, SentenceIndex, score_candidates
 from rag.types import Answer, Citation, Document, Hit
 
 ABSTAIN_TEXT = "The indexed documents do not answer this question."
+# Answer kinds whose absence from the best sentence means the documents lack the answer.
+GATED_TYPES = frozenset({"number", "date"})
 
 
 class ExtractiveComposer:
@@ -47,6 +50,8 @@ class ExtractiveComposer:
         if not candidates or confidence < self.config.abstain_threshold:
             reason = "low_support" if candidates else "no_relevant_passage"
             return self.abstain(question, hits, reason, confidence)
+        if self._lacks_expected_type(question, candidates[0]):
+            return self.abstain(question, hits, "low_support", confidence)
         chosen = [c for c in self._select(candidates) if self._verbatim(c)]
         if not chosen:
             return self.abstain(question, hits, "low_support", confidence)
@@ -72,6 +77,12 @@ class ExtractiveComposer:
         return Answer(
             question, text, True, citations, self.mode, self.index_version, reason=reason, confidence=confidence
         )
+
+    def _lacks_expected_type(self, question: str, best: Candidate) -> bool:
+        if not self.config.require_answer_type:
+            return False
+        kind = expected_type(question)
+        return kind in GATED_TYPES and not has_type(best.sentence.text, kind)
 
     def _select(self, candidates: list[Candidate]) -> list[Candidate]:
         floor = candidates[0].score - self.config.sentence_margin
