@@ -4,7 +4,7 @@ Everything hangs off `app.state.service` (one `ServiceState` per app), never mod
 so several apps can live in one process.
 
 All are `async def` although none awaits: FastAPI runs a plain `def` dependency in the thread
-pool, a thread hop per dependency per request (measured: 4 of them were most of /ask's overhead).
+pool, so each would cost a thread hop per request (and, under load, a wait for a free worker).
 """
 
 from __future__ import annotations
