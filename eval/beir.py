@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from eval import metrics as m
+from eval.files import read_jsonl
 from rag.errors import InputFileError
 from rag.protocols import Embedder
 from rag.settings import Settings
@@ -33,17 +34,12 @@ class BeirData:
     qrels: dict[str, dict[str, int]]
 
 
+BEIR_MISSING = "missing (BEIR layout needs corpus.jsonl, queries.jsonl, qrels/test.tsv)"
+
+
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        raise InputFileError(path, "missing (BEIR layout needs corpus.jsonl, queries.jsonl, qrels/test.tsv)")
     rows = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputFileError(path, f"invalid JSON: {exc.msg}", line=lineno) from exc
+    for lineno, row in read_jsonl(path, BEIR_MISSING):
         if not isinstance(row, dict) or "_id" not in row:
             raise InputFileError(path, "each line needs an '_id'", line=lineno)
         rows.append(row)

@@ -11,12 +11,12 @@ listed as such rather than failing: the gate judges what was measured.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from eval.files import read_json
 from rag.errors import InputFileError
 
 
@@ -30,12 +30,7 @@ class Check:
 
 
 def load_thresholds(path: Path) -> dict[str, dict[str, float]]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputFileError(path, "no such thresholds file") from exc
-    except (OSError, ValueError) as exc:
-        raise InputFileError(path, f"not valid JSON: {exc}") from exc
+    data = read_json(path, "no such thresholds file")
     if not isinstance(data, dict):
         raise InputFileError(path, "expected an object with 'min' and/or 'max'")
     out: dict[str, dict[str, float]] = {}

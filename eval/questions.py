@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from eval.files import read_jsonl
 from rag.errors import BadInputError, InputFileError
 
 QUESTION_TYPES = ("factoid", "paraphrase", "multi", "temporal", "unanswerable")
@@ -97,21 +98,9 @@ def parse_question(obj: Any, where: str) -> Question:
 def load_questions(path: Path) -> list[Question]:
     """Read and schema-check a question file; ids must be unique. Splits missing from the file are
     filled in by `assign_splits` so per-split reporting works on any file."""
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise InputFileError(path, "no such question file") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputFileError(path, f"cannot read: {exc}") from exc
     questions: list[Question] = []
     seen: set[str] = set()
-    for lineno, line in enumerate(raw.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputFileError(path, f"invalid JSON: {exc.msg}", line=lineno) from exc
+    for lineno, obj in read_jsonl(path, "no such question file"):
         question = parse_question(obj, f"{path}:{lineno}")
         if question.id in seen:
             raise InputFileError(path, f"duplicate id {question.id!r}", line=lineno)

@@ -10,6 +10,8 @@ from typing import Any
 from eval.metrics import RETRIEVAL_METRICS
 from eval.scoring import ANSWER_METRICS
 
+LATENCY_COLUMNS = ("n", "p50", "p95", "p99", "mean", "max")
+
 SCHEMA = 1
 PLOTS = {
     "accuracy_by_type": "accuracy_by_type.png",
@@ -76,14 +78,10 @@ def write_json(report: Mapping[str, Any], path: Path) -> None:
 
 
 def load_report(path: Path) -> dict[str, Any]:
+    from eval.files import read_json
     from rag.errors import InputFileError
 
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputFileError(path, "no such report") from exc
-    except (OSError, ValueError) as exc:
-        raise InputFileError(path, f"not a readable report.json: {exc}") from exc
+    data = read_json(path, "no such report", invalid="not a readable report.json")
     if not isinstance(data, dict) or "metrics" not in data:
         raise InputFileError(path, "not a benchmark report (no 'metrics')")
     return data
@@ -161,30 +159,10 @@ def render_markdown(report: Mapping[str, Any], max_misses: int = 60) -> str:
             ("ask (client wall time)", latency.get("ask_ms")),
         ]:
             if row:
-                rows.append(
-                    [
-                        label,
-                        row.get("n"),
-                        row.get("p50"),
-                        row.get("p95"),
-                        row.get("p99"),
-                        row.get("mean"),
-                        row.get("max"),
-                    ]
-                )
+                rows.append([label, *(row.get(c) for c in LATENCY_COLUMNS)])
         for stage, row in latency.get("stages_ms", {}).items():
-            rows.append(
-                [
-                    f"stage {stage}",
-                    row.get("n"),
-                    row.get("p50"),
-                    row.get("p95"),
-                    row.get("p99"),
-                    row.get("mean"),
-                    row.get("max"),
-                ]
-            )
-        out += _table(["", "n", "p50", "p95", "p99", "mean", "max"], rows)
+            rows.append([f"stage {stage}", *(row.get(c) for c in LATENCY_COLUMNS)])
+        out += _table(["", *LATENCY_COLUMNS], rows)
         out += [f"Total wall time: {fmt(latency.get('wall_time_s'), 2)} s.", ""]
 
     rc = report.get("risk_coverage")
