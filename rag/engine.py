@@ -43,7 +43,12 @@ class RagEngine:
         self._documents = {d.doc_id: d for d in data.documents}
         self.retriever = HybridRetriever(data, self.config)
         self.extractive = ExtractiveComposer(
-            SentenceIndex(data), self._documents, self.config, data.version, self.retriever.bm25.idf
+            SentenceIndex(data),
+            self._documents,
+            self.config,
+            data.version,
+            idf=self.retriever.bm25.idf,
+            vocabulary=self.retriever.bm25,
         )
         self.composer: AnswerComposer = self.extractive
         if llm_client is not None:

@@ -129,3 +129,38 @@ def test_the_same_question_is_answered_when_the_sentence_holds_the_figure(tmp_pa
 def test_the_answer_type_rule_can_be_switched_off(tmp_path) -> None:
     engine = _one_document_engine(tmp_path, NO_FIGURES, require_answer_type=False)
     assert not engine.ask("How many widgets does Acme Corp make in Leeds?").abstained
+
+
+def test_a_question_naming_something_the_documents_never_mention_abstains_and_says_what(tmp_path) -> None:
+    text = "Acme Corp makes 500 widgets a day in Leeds. Acme Corp widgets are sold across Europe by a family firm."
+    engine = _one_document_engine(tmp_path, text)
+    answer = engine.ask("How many widgets does Globex make in Leeds?")
+    assert answer.abstained and answer.reason == "no_relevant_passage"
+    assert "never mention “Globex”" in answer.answer
+    assert answer.citations  # the nearest passage, for the reader to check
+    assert not engine.ask("How many widgets does Acme Corp make in Leeds?").abstained
+
+
+def test_the_unknown_name_rule_can_be_switched_off(tmp_path) -> None:
+    text = "Acme Corp makes 500 widgets a day in Leeds. Acme Corp widgets are sold across Europe by a family firm."
+    engine = _one_document_engine(tmp_path, text, require_known_names=False)
+    assert not engine.ask("How many widgets does Globex make in Leeds?").abstained
+
+
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [
+        # A count question answered only by a share and a year: the count is missing.
+        ("Acme Corp sold 18% more widgets in Leeds in 2014. Acme Corp is a family firm.",
+         "How many widgets did Acme Corp sell in Leeds?"),
+        # A money question answered only by a count.
+        ("Acme Corp makes three kinds of widgets in Leeds. Acme Corp is a family firm.",
+         "How much revenue does Acme Corp make from widgets in Leeds?"),
+        # A share question answered only by a count.
+        ("Acme Corp has 40 widget shops in Leeds. Acme Corp is a family firm.",
+         "What share of Leeds widget shops does Acme Corp own?"),
+    ],
+)
+def test_a_figure_of_the_wrong_kind_is_not_an_answer(tmp_path, text: str, question: str) -> None:
+    answer = _one_document_engine(tmp_path, text).ask(question)
+    assert answer.abstained and answer.reason == "low_support"

@@ -1,32 +1,81 @@
 """What kind of answer a question expects, and whether a sentence contains one.
 
-"How many …?" wants a number, "When …?" a date, "Who …?" a name. A sentence that contains the
-expected kind of thing is more likely to be the answer than an equally similar one that only
-restates the topic; the composer adds a small bonus for it.
+"How many …?" wants a count, "What share …?" a proportion, "How much was X fined?" a sum of
+money, "How long …?" some other figure, "When …?" a date, "Who …?" a name. A sentence that
+contains the expected kind of thing is more likely to be the answer than an equally similar one
+that only restates the topic; the composer adds a small bonus for it, and for the numeric kinds
+and dates abstains when the best sentence has none.
+
+Counts and shares are told apart from other numbers because the documents are full of both:
+a sentence that answers "How many orders…?" only with "18% more sales than in 2014" restates the
+topic without the count, and a share question answered by a bare count is as wrong.
 """
 
 from __future__ import annotations
 
 import re
 
+_COUNT_Q = re.compile(r"^\s*(how many|what number of)\b", re.IGNORECASE)
+_SHARE_Q = re.compile(
+    r"^\s*((in |to )?(what|which) (share|percentage|proportion|percent|fraction)|percentage of)\b|"
+    r"\b(what|which) (share|percentage|proportion|percent|fraction) of\b",
+    re.IGNORECASE,
+)
 _NUMBER_Q = re.compile(
     r"^\s*(how (many|much|big|large|long|far|fast|old)|what (share|percentage|proportion|number|fraction|amount|"
     r"value|figure|sum|price|size|valuation)|by how much|what percent)",
+    re.IGNORECASE,
+)
+# "What is/was X's market capitalisation / revenue / GMV …?": a figure asked for without "how much".
+_FIGURE_Q = re.compile(
+    r"^\s*what (is|was|are|were) [\w&.'’ -]*?\b((current|total|annual|latest|estimated|reported|overall|combined|"
+    r"expected) )*(market (capitali[sz]ation|cap|value)|valuation|revenues?|turnover|profits?|net income|earnings|"
+    r"gmv|gross merchandise (value|volume)|sales|share price|stock price)\b(?! (strategy|model|team|channel|"
+    r"platform|growth|pitch))",
+    re.IGNORECASE,
+)
+# A number question about money ("How much revenue…", "How much was X fined…") wants an amount
+# of money, not any figure; growth ("by how much", "…grow") and part-of ("how much of") questions
+# are often answered with a share instead, so they stay plain numbers.
+_MONEY_TOPIC = re.compile(
+    r"\b(revenues?|fined?|fines|costs?|worth|valuations?|valued|market (capitali[sz]ation|cap|value)|gmv|"
+    r"gross merchandise|money|takings|turnover|profits?|earn\w*|spen[dt]|spending|pa(y|id)|prices?|"
+    r"fund(s|ing)?|invest\w*|rais(e|ed)|sales|sell|sold|take)\b",
+    re.IGNORECASE,
+)
+_NOT_MONEY = re.compile(
+    r"^\s*(by how much|how much of|how (long|far|fast|old|soon))\b|"
+    r"\b(grow|grew|grown|rise|rose|risen|increased?|fall|fell|drop|dropped|change|changed|compare)\b",
     re.IGNORECASE,
 )
 _DATE_Q = re.compile(r"^\s*(when\b|(in |on )?(what|which) (year|date|month|day|decade|period))", re.IGNORECASE)
 _NAME_Q = re.compile(r"^\s*(who|whom|whose|which (company|companies|brand|brands|firm|person|organisation|"
                      r"organization|city|country|platform|body|regulator))\b|^\s*where\b", re.IGNORECASE)
 
-_NUMBER = re.compile(
-    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
-    r"thousand|million|billion|trillion|half|quarter|third|dozen|percent)\b",
-    re.IGNORECASE,
-)
 _DATE = re.compile(
     r"\b(1[89]\d\d|20\d\d)\b|\b(January|February|March|April|May|June|July|August|September|October|November|"
     r"December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|spring|summer|autumn|winter)\b|"
     r"\b(last|next|this) (year|month|week)\b|\byesterday\b",
+    re.IGNORECASE,
+)
+_NUMBER_WORDS = (
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
+    r"thousand|million|billion|trillion|dozen|dozens|hundreds|thousands|millions"
+)
+# A count: a figure that is neither a share ("25%", "71 percent") nor a bare year ("in 2016").
+_COUNT = re.compile(
+    rf"(?<![\w.,])(?!(1[89]|20)\d\d(?!\d|[,.]\d))\d(\d|[,.]\d)*+(?!\s*(%|percent\b|per cent\b))|"
+    rf"(?<!in )(?<!out of )\b({_NUMBER_WORDS})\b(?!\s*(percent\b|per cent\b|in (ten|\d)))",
+    re.IGNORECASE,
+)
+_SHARE = re.compile(
+    r"%|\b(percent|per cent|percentage points?|half|quarter|quarters|third|thirds|fifth|tenth|majority|minority)\b|"
+    r"\b(\d{1,3}|one|two|three|four|five|six|seven|eight|nine) (in|out of) (\d{1,3}|ten|five|four|three|every)\b",
+    re.IGNORECASE,
+)
+_MONEY = re.compile(
+    r"[$£€¥₹]|\b(RMB|CNY|yuan|renminbi|dollars?|pounds?|sterling|euros?|yen|rupiah|Rp|rupees?)\b|"
+    r"\d\s*(bn|m)\b",
     re.IGNORECASE,
 )
 # A capitalised word that is not the first word of the sentence: a crude but cheap name signal.
@@ -36,16 +85,26 @@ _NAME = re.compile(r"(?<=[\s(“\"‘'])[A-Z][\w&’'-]+")
 def expected_type(question: str) -> str | None:
     if _DATE_Q.search(question):
         return "date"
-    if _NUMBER_Q.search(question):
-        return "number"
+    if _COUNT_Q.search(question):
+        return "count"
+    if _SHARE_Q.search(question):
+        return "share"
+    if _NUMBER_Q.search(question) or _FIGURE_Q.search(question):
+        return "money" if _MONEY_TOPIC.search(question) and not _NOT_MONEY.search(question) else "number"
     if _NAME_Q.search(question):
         return "name"
     return None
 
 
 def has_type(sentence: str, kind: str | None) -> bool:
-    if kind == "number":
-        return bool(_NUMBER.search(sentence))
+    if kind == "money":
+        return bool(_MONEY.search(sentence))
+    if kind == "count":
+        return bool(_COUNT.search(sentence))
+    if kind == "share":
+        return bool(_SHARE.search(sentence))
+    if kind == "number":  # any figure but a bare year: "How much…?" is not answered by "in 2016"
+        return bool(_COUNT.search(sentence) or _SHARE.search(sentence))
     if kind == "date":
         return bool(_DATE.search(sentence))
     if kind == "name":

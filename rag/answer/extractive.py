@@ -15,11 +15,12 @@ import numpy as np
 from rag.answer.answer_type import expected_type, has_type
 from rag.answer.config import AnswerConfig
 from rag.answer.evidence import Candidate, SentenceIndex, score_candidates
+from rag.answer.names import Vocabulary, unknown_names
 from rag.types import Answer, Citation, Document, Hit
 
 ABSTAIN_TEXT = "The indexed documents do not answer this question."
 # Answer kinds whose absence from the best sentence means the documents lack the answer.
-GATED_TYPES = frozenset({"number", "date"})
+GATED_TYPES = frozenset({"count", "share", "money", "number", "date"})
 
 
 class ExtractiveComposer:
@@ -32,8 +33,10 @@ class ExtractiveComposer:
         config: AnswerConfig,
         index_version: str,
         idf: Callable[[str], float] | None = None,
+        vocabulary: Vocabulary | None = None,
     ) -> None:
         self.idf = idf
+        self.vocabulary = vocabulary
         self.sentences = sentences
         self.documents = documents
         self.config = config
@@ -42,6 +45,9 @@ class ExtractiveComposer:
     def compose(self, question: str, hits: Sequence[Hit], query_vector: np.ndarray) -> Answer:
         if not hits:
             return self.abstain(question, hits, "no_relevant_passage")
+        unknown = self._unknown_names(question)
+        if unknown:
+            return self.abstain(question, hits, "no_relevant_passage", unknown_names=unknown)
         candidates = [
             c for c in score_candidates(question, query_vector, hits, self.sentences, self.config, self.idf)
             if not c.heading
@@ -66,17 +72,32 @@ class ExtractiveComposer:
         text = " ".join(f"{c.text} [{c.n}]" for c in citations)
         return Answer(question, text, False, citations, self.mode, self.index_version, confidence=confidence)
 
-    def abstain(self, question: str, hits: Sequence[Hit], reason: str, confidence: float = 0.0) -> Answer:
-        """Say plainly that the documents do not answer; offer the closest passages, if any."""
+    def abstain(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        reason: str,
+        confidence: float = 0.0,
+        unknown_names: Sequence[str] = (),
+    ) -> Answer:
+        """Say plainly that the documents do not answer (and which names they never mention);
+        offer the closest passages, if any."""
         nearest = list(hits[:3])
         citations = tuple(Citation.from_hit(n, h) for n, h in enumerate(nearest, start=1))
         text = ABSTAIN_TEXT
+        if unknown_names:
+            text = f"{text[:-1]}: they never mention {_join(unknown_names)}."
         if citations:
             markers = ", ".join(f"[{c.n}]" for c in citations)
             text += f" The closest passages, for you to check: {markers}."
         return Answer(
             question, text, True, citations, self.mode, self.index_version, reason=reason, confidence=confidence
         )
+
+    def _unknown_names(self, question: str) -> list[str]:
+        if not self.config.require_known_names or self.vocabulary is None:
+            return []
+        return unknown_names(question, self.vocabulary)
 
     def _lacks_expected_type(self, question: str, best: Candidate) -> bool:
         if not self.config.require_answer_type:
@@ -109,3 +130,8 @@ class ExtractiveComposer:
         doc = self.documents.get(candidate.sentence.doc_id)
         s = candidate.sentence
         return doc is not None and bool(s.text.strip()) and doc.text[s.start : s.end] == s.text
+
+
+def _join(names: Sequence[str]) -> str:
+    quoted = [f"“{name}”" for name in dict.fromkeys(names)]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -23,6 +24,12 @@ class BM25Index:
             self._df = Counter(term for doc in corpus for term in set(doc))
         else:
             self._df = Counter()
+        self._vocabulary = sorted(self._df)
+
+    def has_prefix(self, prefix: str) -> bool:
+        """Whether some term of the corpus starts with `prefix` (the composer's unknown-name check)."""
+        i = bisect.bisect_left(self._vocabulary, prefix)
+        return i < len(self._vocabulary) and self._vocabulary[i].startswith(prefix)
 
     def idf(self, term: str) -> float:
         """BM25's idf: how much finding this term says (a term absent from the corpus says the most)."""

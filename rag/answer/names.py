@@ -1,0 +1,45 @@
+"""Names a question mentions that the indexed documents never do.
+
+"How much was Tencent fined?" over a corpus that never mentions Tencent cannot be answered from
+it, however close the best sentence about another company's fine scores. A capitalised word
+(other than the question's first) whose content terms appear in no chunk is such a name.
+
+Names are matched on a stem prefix, not exactly, so that a question's "Indonesian" or "Italian"
+finds the documents' "Indonesia" or "Italy": an adjective or plural of a known name is known.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+from rag.terms import terms
+
+# A capitalised word that is not the first word of the question.
+_NAME = re.compile(r"(?<=[\s(“\"‘'/-])[A-Z][\w&’'.-]*")
+_MIN_PREFIX = 4  # shorter stems must match exactly
+_SUFFIX_SLACK = 3  # letters a known form may differ by at the end ("indonesian" / "indonesia")
+
+
+class Vocabulary(Protocol):
+    """The corpus's content terms (as `rag.terms.terms` makes them)."""
+
+    def has_prefix(self, prefix: str) -> bool:
+        """Whether some term of the corpus starts with `prefix`."""
+        ...
+
+
+def unknown_names(question: str, vocabulary: Vocabulary) -> list[str]:
+    """The question's capitalised words that none of the corpus's terms match, in order."""
+    unknown = []
+    for word in _NAME.findall(question):
+        stems = terms(word)
+        if stems and not any(_known(stem, vocabulary) for stem in stems):
+            unknown.append(word.rstrip(".’'"))
+    return unknown
+
+
+def _known(stem: str, vocabulary: Vocabulary) -> bool:
+    if len(stem) <= _MIN_PREFIX:
+        return vocabulary.has_prefix(stem)  # short: the stem itself or a longer form of it
+    return vocabulary.has_prefix(stem[: max(_MIN_PREFIX, len(stem) - _SUFFIX_SLACK)])

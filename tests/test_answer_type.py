@@ -1,0 +1,87 @@
+"""What a question asks for, whether a sentence holds it, and names the corpus never mentions."""
+
+import pytest
+
+from rag.answer.answer_type import expected_type, has_type
+from rag.answer.names import unknown_names
+from rag.retrieval.lexical import BM25Index
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How many customers does the brand have in China?", "count"),
+        ("What number of stores opened?", "count"),
+        ("What share of Chinese shoppers buy British brands?", "share"),
+        ("percentage of chinese shoppers willing to pay more", "share"),
+        ("In the 12 months to March 2016, what share of revenue came from abroad?", "share"),
+        ("How much was the company fined by the regulator?", "money"),
+        ("What is Acme's current market capitalisation?", "money"),
+        ("What was Taobao's gross merchandise volume in 2016?", "money"),
+        ("By how much did revenue grow last year?", "number"),  # growth: often a share
+        ("How much of the group's revenue came from abroad?", "number"),
+        ("How long after the fine did the central bank act?", "number"),
+        ("When did Amazon hold its first Prime Day?", "date"),
+        ("Who is the chief executive?", "name"),
+        ("Why was the raid timed before Singles' Day?", None),
+        ("What was special about the sales strategy?", None),
+    ],
+)
+def test_the_kind_of_answer_a_question_asks_for(question: str, kind: str | None) -> None:
+    assert expected_type(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kinds"),
+    [
+        ("It has about 130,000 customers in China.", {"count", "number"}),
+        ("The raid has led to 24 arrests so far.", {"count", "number"}),
+        ("Three British brands joined.", {"count", "number"}),
+        ("China now accounts for 25% of the business.", {"share", "number"}),
+        ("Only 8.5 percent of revenue was made abroad.", {"share", "number"}),
+        ("More than a quarter of the population will shop online.", {"share", "number"}),
+        ("Seven in ten expect exports to grow.", {"share", "number"}),
+        ("The regulator fined it RMB 18.2 billion (£2 billion).", {"count", "number", "money"}),
+        ("Sales stood at $547 billion.", {"count", "number", "money"}),
+        ("The brand started in 2016, after its founder saw a gap.", {"date"}),
+        ("In 2015, 2016 and 2017.", {"date"}),
+        ("Amazon sold 18% more than on Black Friday in 2014.", {"share", "number", "date"}),
+        ("The brand sells well in many markets.", set()),
+    ],
+)
+def test_which_kinds_of_answer_a_sentence_holds(sentence: str, kinds: set[str]) -> None:
+    held = {kind for kind in ("count", "share", "money", "number", "date") if has_type(sentence, kind)}
+    assert held == kinds
+
+
+@pytest.fixture(scope="module")
+def vocabulary() -> BM25Index:
+    return BM25Index(
+        [
+            "Alibaba was fined by China's regulator.",
+            "Harbolnas is Indonesia's online shopping day.",
+            "Exporters in Italy and the US sell on JD.com.",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("question", "unknown"),
+    [
+        ("How much was Tencent fined by China's regulator?", ["Tencent"]),
+        ("How much was Alibaba fined by China's regulator?", []),
+        ("How many Indonesian sites join Harbolnas?", []),  # a known name's adjective is known
+        ("What share of Italian firms sell on JD.com?", []),
+        ("What did the US regulator say about Tencent and Baidu?", ["Tencent", "Baidu"]),
+        ("Tencent alone: the first word is not taken for a name", []),
+        ("how much was tencent fined", []),  # no capitals, no names
+    ],
+)
+def test_names_the_corpus_never_mentions(vocabulary: BM25Index, question: str, unknown: list[str]) -> None:
+    assert unknown_names(question, vocabulary) == unknown
+
+
+def test_the_vocabulary_answers_prefixes(vocabulary: BM25Index) -> None:
+    assert vocabulary.has_prefix("alib") and vocabulary.has_prefix("alibaba")
+    assert not vocabulary.has_prefix("tenc")
+    assert not BM25Index([]).has_prefix("a")
