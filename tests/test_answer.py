@@ -164,3 +164,20 @@ def test_the_unknown_name_rule_can_be_switched_off(tmp_path) -> None:
 def test_a_figure_of_the_wrong_kind_is_not_an_answer(tmp_path, text: str, question: str) -> None:
     answer = _one_document_engine(tmp_path, text).ask(question)
     assert answer.abstained and answer.reason == "low_support"
+
+
+THREE_ABOUT_WIDGETS = (
+    "Acme Corp widgets are made in Leeds by hand. Acme Corp widgets are painted blue in a Leeds workshop. "
+    "Acme Corp widgets ship from Leeds to buyers across Europe."
+)
+
+
+def test_past_two_quotes_only_a_new_article_may_add_one(tmp_path) -> None:
+    question = "Where are Acme Corp widgets made, painted and shipped from in Leeds?"
+    loose = {"sentence_margin": 1.0, "max_sentences": 3}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    capped = _one_document_engine(tmp_path / "a", THREE_ABOUT_WIDGETS, **loose).ask(question)
+    assert len(capped.citations) == 2
+    uncapped = _one_document_engine(tmp_path / "b", THREE_ABOUT_WIDGETS, same_article_quotes=3, **loose).ask(question)
+    assert len(uncapped.citations) == 3

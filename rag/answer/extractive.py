@@ -112,8 +112,11 @@ class ExtractiveComposer:
         chosen: list[int] = []
         while pool and len(chosen) < self.config.max_sentences:
             best, best_value = -1, -np.inf
+            # Past the first few quotes, only a new article may add one (see AnswerConfig).
+            full = len(chosen) >= self.config.same_article_quotes
+            cited = {pool[j].sentence.doc_id for j in chosen} if full else set()
             for i, candidate in enumerate(pool):
-                if i in chosen:
+                if i in chosen or candidate.sentence.doc_id in cited:
                     continue
                 redundancy = max((float(vectors[i] @ vectors[j]) for j in chosen), default=0.0)
                 value = self.config.mmr_lambda * candidate.score - (1 - self.config.mmr_lambda) * redundancy
