@@ -142,3 +142,28 @@ def test_a_repeated_query_calls_the_session_once(onnx_index_dir: Path) -> None:
     first = embedder.embed_query("what did Alibaba announce?")
     assert embedder.embed_query("what did Alibaba announce?") is first
     assert embedder.session_runs == 1
+
+
+QUESTIONS = [
+    "How much was Alibaba fined by China's market regulator?",
+    "What share of Chinese online consumers would like to buy from British brands?",
+    "when did amazon hold its first prime day",
+    "Which luxury labels rebelled against Alibaba over fake goods?",
+    "Who won the 2016 US presidential election?",
+]
+
+
+def test_int8_queries_land_next_to_their_fp32_vectors_while_documents_stay_fp32(
+    onnx_index_dir: Path, onnx_embedder: OnnxMiniLMEmbedder
+) -> None:
+    mixed = OnnxMiniLMEmbedder(onnx_index_dir / "models", query_quantized=True)
+    assert mixed.name == onnx_embedder.name  # an index built by either reads with the other
+    np.testing.assert_array_equal(mixed.embed(TEXTS), onnx_embedder.embed(TEXTS))
+    int8 = np.stack([mixed.embed_query(q) for q in QUESTIONS])
+    fp32 = onnx_embedder.embed(QUESTIONS)
+    cosines = np.sum(int8 * fp32, axis=1)
+    assert cosines.min() >= 0.98, cosines
+    assert not np.array_equal(int8, fp32)  # the int8 model really answered
+    # What retrieval needs: each question is still nearest its own fp32 vector, by a margin.
+    assert (np.argmax(int8 @ fp32.T, axis=1) == np.arange(len(QUESTIONS))).all()
+    np.testing.assert_allclose(np.linalg.norm(int8, axis=1), 1.0, atol=1e-5)

@@ -29,8 +29,14 @@ def test_overrides_win_over_the_environment() -> None:
         ("RAG_ENGINE_THREADS", "many"),
         ("RAG_CHUNK_TOKENS", "8"),
         ("RAG_EMBEDDER", "gpu"),
+        ("RAG_QUERY_ENCODER", "int4"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({name: value})
+
+
+def test_queries_go_through_the_int8_encoder_unless_told_otherwise() -> None:
+    assert Settings.from_env({}).query_encoder == "int8"
+    assert Settings.from_env({"RAG_QUERY_ENCODER": "fp32"}).query_encoder == "fp32"

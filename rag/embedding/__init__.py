@@ -22,6 +22,7 @@ def load_embedder(settings: Settings) -> Embedder:
 
     "onnx": ONNX Runtime (the model is exported once and cached in `<index_dir>/models`);
     "onnx-int8": the same, int8-quantized (a different model name, so an index never mixes them);
+    with "onnx", `RAG_QUERY_ENCODER=int8` (the default) encodes queries only with the int8 model;
     "torch": sentence-transformers on torch; "auto": ONNX when onnxruntime is installed, else torch.
     Both real backends give the same vectors under the same name, so either can read the other's index.
     """
@@ -36,6 +37,7 @@ def load_embedder(settings: Settings) -> Embedder:
         return OnnxMiniLMEmbedder(
             settings.index_dir / "models",
             quantized=choice == "onnx-int8",
+            query_quantized=settings.query_encoder == "int8",
             cache_size=settings.query_cache_size,
         )
     if choice == "torch":
