@@ -47,7 +47,7 @@ class ExtractiveComposer:
             return self.abstain(question, hits, "no_relevant_passage")
         unknown = self._unknown_names(question)
         if unknown:
-            return self.abstain(question, hits, "no_relevant_passage", unknown_names=unknown)
+            return self.abstain(question, hits, "no_relevant_passage", missing_names=unknown)
         candidates = [
             c for c in score_candidates(question, query_vector, hits, self.sentences, self.config, self.idf)
             if not c.heading
@@ -78,15 +78,15 @@ class ExtractiveComposer:
         hits: Sequence[Hit],
         reason: str,
         confidence: float = 0.0,
-        unknown_names: Sequence[str] = (),
+        missing_names: Sequence[str] = (),
     ) -> Answer:
         """Say plainly that the documents do not answer (and which names they never mention);
         offer the closest passages, if any."""
         nearest = list(hits[:3])
         citations = tuple(Citation.from_hit(n, h) for n, h in enumerate(nearest, start=1))
         text = ABSTAIN_TEXT
-        if unknown_names:
-            text = f"{text[:-1]}: they never mention {_join(unknown_names)}."
+        if missing_names:
+            text = f"{text[:-1]}: they never mention {_join(missing_names)}."
         if citations:
             markers = ", ".join(f"[{c.n}]" for c in citations)
             text += f" The closest passages, for you to check: {markers}."
