@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -167,3 +168,22 @@ def test_int8_queries_land_next_to_their_fp32_vectors_while_documents_stay_fp32(
     # What retrieval needs: each question is still nearest its own fp32 vector, by a margin.
     assert (np.argmax(int8 @ fp32.T, axis=1) == np.arange(len(QUESTIONS))).all()
     np.testing.assert_allclose(np.linalg.norm(int8, axis=1), 1.0, atol=1e-5)
+
+
+def test_an_int8_query_vector_does_not_depend_on_the_questions_batched_with_it(onnx_index_dir: Path) -> None:
+    # int8 activations share one quantization scale per model call: batched questions would move
+    # each other's vectors, and an answer would change with whatever else the service was asked.
+    embedder = OnnxMiniLMEmbedder(onnx_index_dir / "models", query_quantized=True)
+    alone = np.stack([embedder.embed_query(q) for q in QUESTIONS])
+    together = embedder.embed_queries([*QUESTIONS, LONG_TEXT, "ok"])
+    np.testing.assert_array_equal(together[: len(QUESTIONS)], alone)
+    fresh = OnnxMiniLMEmbedder(onnx_index_dir / "models", query_quantized=True)  # empty query cache
+    with ThreadPoolExecutor(max_workers=len(QUESTIONS)) as pool:  # the service's path: the batcher
+        concurrent = np.stack(list(pool.map(fresh.embed_query, QUESTIONS)))
+    np.testing.assert_array_equal(concurrent, alone)
+
+
+def test_fp32_query_batches_give_each_question_its_own_vector(onnx_embedder: OnnxMiniLMEmbedder) -> None:
+    alone = np.stack([onnx_embedder.embed_queries([q])[0] for q in QUESTIONS])
+    together = onnx_embedder.embed_queries([*QUESTIONS, LONG_TEXT])
+    np.testing.assert_allclose(together[: len(QUESTIONS)], alone, atol=1e-5)

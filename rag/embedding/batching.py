@@ -5,6 +5,11 @@ Under concurrent load, sixteen one-query model calls cost far more than one sixt
 queries are waiting, encodes them together, and hands each caller its row. With one caller at a
 time it adds only a queue hand-off. It also guarantees one inference at a time, so concurrent
 requests never oversubscribe the cores.
+
+The items are whatever the model call takes: texts, or texts already tokenized by the caller (so
+that work runs in the callers' threads, in parallel, and the one worker only runs the model). The
+model call decides how to run a batch: the int8 query model takes it one question per run, since
+int8 batch mates would change each other's vectors (see `rag.embedding.onnx_minilm`).
 """
 
 from __future__ import annotations
@@ -13,22 +18,25 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from typing import Generic, TypeVar
 
 import numpy as np
 
+Item = TypeVar("Item")
 
-class QueryBatcher:
-    def __init__(self, embed: Callable[[Sequence[str]], np.ndarray], max_batch: int = 32) -> None:
+
+class QueryBatcher(Generic[Item]):
+    def __init__(self, embed: Callable[[Sequence[Item]], np.ndarray], max_batch: int = 32) -> None:
         self._embed = embed
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[tuple[str, Future[np.ndarray]]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Item, Future[np.ndarray]]] = queue.SimpleQueue()
         self._worker = threading.Thread(target=self._run, name="query-batcher", daemon=True)
         self._worker.start()
         self.batches = 0  # model calls made; tests and the benchmark read it
 
-    def encode(self, text: str) -> np.ndarray:
+    def encode(self, item: Item) -> np.ndarray:
         future: Future[np.ndarray] = Future()
-        self._queue.put((text, future))
+        self._queue.put((item, future))
         return future.result()
 
     def _run(self) -> None:
@@ -40,7 +48,7 @@ class QueryBatcher:
                 except queue.Empty:
                     break
             try:
-                vectors = self._embed([text for text, _ in batch])
+                vectors = self._embed([item for item, _ in batch])
                 self.batches += 1
             except BaseException as exc:  # the callers, not this thread, must see the failure
                 for _, future in batch:
