@@ -131,6 +131,14 @@ def test_the_answer_type_rule_can_be_switched_off(tmp_path) -> None:
     assert not engine.ask("How many widgets does Acme Corp make in Leeds?").abstained
 
 
+def test_a_count_of_the_thing_asked_about_is_an_answer(tmp_path) -> None:
+    text = "Acme Corp has 40 widget shops in Leeds. Acme Corp is a family firm."
+    engine = _one_document_engine(tmp_path, text)
+    answer = engine.ask("How many of the Leeds widget shops does Acme Corp run?")
+    assert not answer.abstained
+    assert "40 widget shops" in answer.answer
+
+
 def test_a_question_naming_something_the_documents_never_mention_abstains_and_says_what(tmp_path) -> None:
     text = "Acme Corp makes 500 widgets a day in Leeds. Acme Corp widgets are sold across Europe by a family firm."
     engine = _one_document_engine(tmp_path, text)
@@ -159,6 +167,9 @@ def test_the_unknown_name_rule_can_be_switched_off(tmp_path) -> None:
         # A share question answered only by a count.
         ("Acme Corp has 40 widget shops in Leeds. Acme Corp is a family firm.",
          "What share of Leeds widget shops does Acme Corp own?"),
+        # A count, but of something else than what is asked about.
+        ("Acme Corp has 40 widget shops in Leeds. Acme Corp is a family firm.",
+         "How many employees does Acme Corp have in its Leeds widget shops?"),
     ],
 )
 def test_a_figure_of_the_wrong_kind_is_not_an_answer(tmp_path, text: str, question: str) -> None:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.answer.answer_type import expected_type, has_type
+from rag.answer.answer_type import counted_terms, expected_type, has_type
 from rag.answer.names import unknown_names
 from rag.retrieval.lexical import BM25Index
 
@@ -52,6 +52,22 @@ def test_the_kind_of_answer_a_question_asks_for(question: str, kind: str | None)
 def test_which_kinds_of_answer_a_sentence_holds(sentence: str, kinds: set[str]) -> None:
     held = {kind for kind in ("count", "share", "money", "number", "date") if has_type(sentence, kind)}
     assert held == kinds
+
+
+@pytest.mark.parametrize(
+    ("question", "counted"),
+    [
+        ("How many shoppers took part in Harbolnas?", {"shopper", "took", "part"}),
+        ("How many of the stores did Acme close in 2020?", {"store"}),
+        ("How many customers in China does the brand have?", {"custom"}),
+        ("how many students and cities did the live streams reach", {"student", "citi"}),
+        ("What number of flagship outlets does Nestlé run?", {"flagship", "outlet"}),
+        ("How many were there?", set()),
+        ("What share of shoppers buy online?", set()),
+    ],
+)
+def test_what_a_count_question_counts(question: str, counted: set[str]) -> None:
+    assert counted_terms(question) == counted
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,16 @@ and dates abstains when the best sentence has none.
 
 Counts and shares are told apart from other numbers because the documents are full of both:
 a sentence that answers "How many orders…?" only with "18% more sales than in 2014" restates the
-topic without the count, and a share question answered by a bare count is as wrong.
+topic without the count, and a share question answered by a bare count is as wrong. A count is
+also of something: "How many shoppers took part…?" is not answered by "130 ecommerce sites joined",
+so the sentence must name what is counted (`counted_terms`).
 """
 
 from __future__ import annotations
 
 import re
+
+from rag.terms import terms
 
 _COUNT_Q = re.compile(r"^\s*(how many|what number of)\b", re.IGNORECASE)
 _SHARE_Q = re.compile(
@@ -80,6 +84,26 @@ _MONEY = re.compile(
 )
 # A capitalised word that is not the first word of the sentence: a crude but cheap name signal.
 _NAME = re.compile(r"(?<=[\s(“\"‘'])[A-Z][\w&’'-]+")
+
+
+# What a count question counts: from "how many" (skipping "of the") to the first auxiliary verb,
+# preposition or punctuation. Without a parser a verb can slip in ("arrests followed the raid"):
+# that only makes the check more lenient, never stricter.
+_COUNTED = re.compile(
+    r"^\s*(?:how many|what number of)\s+(?:of (?:the |its |their |these |those )?)?(?P<phrase>.*?)"
+    r"(?=\b(?:did|does|do|were|was|are|is|have|has|had|will|would|can|could|in|on|at|for|from|to|by|"
+    r"during|after|before|per|through|with|across|since|between|over|under)\b|[?,;:]|$)",
+    re.IGNORECASE,
+)
+
+
+def counted_terms(question: str) -> frozenset[str]:
+    """Content terms of what a count question counts ("How many of the stores did…" → {"store"}).
+
+    Empty for any other question, or when nothing is named ("How many were there?").
+    """
+    match = _COUNTED.match(question)
+    return frozenset(terms(match.group("phrase"))) if match else frozenset()
 
 
 def expected_type(question: str) -> str | None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from rag.answer.answer_type import expected_type, has_type
+from rag.answer.answer_type import counted_terms, expected_type, has_type
 from rag.answer.config import AnswerConfig
 from rag.answer.evidence import Candidate, SentenceIndex, score_candidates
 from rag.answer.names import Vocabulary, unknown_names
@@ -103,7 +103,13 @@ class ExtractiveComposer:
         if not self.config.require_answer_type:
             return False
         kind = expected_type(question)
-        return kind in GATED_TYPES and not has_type(best.sentence.text, kind)
+        if kind not in GATED_TYPES:
+            return False
+        if not has_type(best.sentence.text, kind):
+            return True
+        # A count must be of the thing asked about (see `counted_terms`).
+        counted = counted_terms(question) if kind == "count" else frozenset()
+        return bool(counted) and not counted & self.sentences.terms(best.row)
 
     def _select(self, candidates: list[Candidate]) -> list[Candidate]:
         floor = candidates[0].score - self.config.sentence_margin
