@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.answer.answer_type import counted_terms, expected_type, has_type
+from rag.answer.answer_type import ANSWER_KINDS, counted_terms, expected_type, has_type, sentence_kinds
 from rag.answer.names import unknown_names
 from rag.retrieval.lexical import BM25Index
 
@@ -52,6 +52,8 @@ def test_the_kind_of_answer_a_question_asks_for(question: str, kind: str | None)
 def test_which_kinds_of_answer_a_sentence_holds(sentence: str, kinds: set[str]) -> None:
     held = {kind for kind in ("count", "share", "money", "number", "date") if has_type(sentence, kind)}
     assert held == kinds
+    # What the sentence index caches per sentence says the same, for every kind.
+    assert sentence_kinds(sentence) == {kind for kind in ANSWER_KINDS if has_type(sentence, kind)}
 
 
 @pytest.mark.parametrize(

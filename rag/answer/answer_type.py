@@ -120,6 +120,14 @@ def expected_type(question: str) -> str | None:
     return None
 
 
+ANSWER_KINDS = ("count", "share", "money", "number", "date", "name")
+
+
+def sentence_kinds(sentence: str) -> frozenset[str]:
+    """Every kind of answer the sentence holds (a sentence index computes it once per sentence)."""
+    return frozenset(kind for kind in ANSWER_KINDS if has_type(sentence, kind))
+
+
 def has_type(sentence: str, kind: str | None) -> bool:
     if kind == "money":
         return bool(_MONEY.search(sentence))

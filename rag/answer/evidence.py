@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.answer.answer_type import expected_type, has_type
+from rag.answer.answer_type import expected_type, sentence_kinds
 from rag.answer.config import AnswerConfig
 from rag.store.index_files import IndexData
 from rag.terms import terms
@@ -44,6 +44,7 @@ class SentenceIndex:
         self._rows: dict[str, list[int]] = {}
         self._starts: dict[str, list[int]] = {}
         self._terms: dict[int, frozenset[str]] = {}
+        self._kinds: dict[int, frozenset[str]] = {}
         for row, sentence in enumerate(data.sentences):
             self._rows.setdefault(sentence.doc_id, []).append(row)
             self._starts.setdefault(sentence.doc_id, []).append(sentence.start)
@@ -53,6 +54,13 @@ class SentenceIndex:
         cached = self._terms.get(row)
         if cached is None:
             cached = self._terms[row] = frozenset(terms(self.data.sentences[row].text))
+        return cached
+
+    def kinds(self, row: int) -> frozenset[str]:
+        """Kinds of answer a sentence holds (`answer_type.sentence_kinds`), computed once."""
+        cached = self._kinds.get(row)
+        if cached is None:
+            cached = self._kinds[row] = sentence_kinds(self.data.sentences[row].text)
         return cached
 
     def rows_within(self, doc_id: str, start: int, end: int) -> list[int]:
@@ -105,7 +113,7 @@ def score_candidates(
             + config.lexical_weight * overlap
             + config.passage_weight * passage
         )
-        if config.answer_type_bonus and has_type(sentence.text, kind):
+        if config.answer_type_bonus and kind in sentences.kinds(row):
             score += config.answer_type_bonus
         candidates.append(Candidate(row, sentence, seen[row], score, cosine, is_heading_like(sentence.text)))
     candidates.sort(key=lambda c: (-c.score, c.row))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -35,7 +36,10 @@ class HybridRetriever:
             return []
         pool = min(max(self.config.candidate_pool, 4 * k), size)
         dense_scores, dense_ids = self.data.chunk_store.search(query_vector, pool, allowed)
-        dense = {int(i): float(s) for i, s in zip(dense_ids[0], dense_scores[0], strict=True) if np.isfinite(s)}
+        # Plain Python numbers first: iterating numpy scalars costs more than the search itself here.
+        dense = {
+            i: s for i, s in zip(dense_ids[0].tolist(), dense_scores[0].tolist(), strict=True) if math.isfinite(s)
+        }
         _, bm25_ids = self.bm25.search(query, pool, allowed)
         fused = reciprocal_rank_fusion(
             [list(dense), [int(i) for i in bm25_ids]],
