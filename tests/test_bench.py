@@ -8,7 +8,10 @@ and is left to the benchmark itself.
 
 from __future__ import annotations
 
+import http.server
 import json
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,8 @@ from typer.testing import CliRunner
 from cli.bench import bench_command
 from eval.bench.http_load import QuestionPool, _Record, _window_stats
 from eval.bench.inprocess import InprocessOptions
+from eval.bench.probe import HealthProbe
+from eval.bench.probe import main as probe_main
 from eval.bench.report import evaluate_targets, print_report, write_json
 from eval.bench.runner import BenchOptions, run_bench
 from eval.bench.scale import ScaleOptions, dataset, recall_at_k, run_scale
@@ -220,3 +225,43 @@ def test_without_an_index_the_bench_builds_a_temporary_one(seeds_dir: Path, tmp_
     assert result["inprocess"]["questions"] == 3
     assert not missing.exists()  # the user's index folder is never created or touched
     assert not Path(result["index"]["dir"]).exists()  # the temporary one is gone
+
+
+class _Health(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the probe expects
+    status = 200
+
+    def do_GET(self) -> None:
+        body = b'{"status":"ok"}'
+        self.send_response(self.status if self.path == "/healthz" else 404)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _Failing(_Health):
+    status = 503
+
+
+@pytest.mark.parametrize(("handler", "answers"), [(_Health, True), (_Failing, False)])
+def test_the_health_probe_runs_in_its_own_process_and_keeps_only_answered_probes(handler, answers: bool) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with HealthProbe(f"http://127.0.0.1:{server.server_address[1]}", seconds=0.6, interval=0.05) as probe:
+            assert probe._proc is not None and probe._proc.pid != os.getpid()
+    finally:
+        server.shutdown()
+    if answers:
+        assert len(probe.latencies_ms) >= 3
+        assert all(ms > 0 for ms in probe.latencies_ms)
+    else:
+        assert probe.latencies_ms == []
+
+
+def test_the_probe_command_refuses_bad_arguments() -> None:
+    assert probe_main(["http://127.0.0.1:1"]) == 2

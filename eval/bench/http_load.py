@@ -4,8 +4,9 @@
   `timings_ms.total`, so the HTTP overhead shows);
 - concurrency levels (1, 8, 16, 32 clients): each level runs for a bounded time cut into equal
   windows; per window throughput (completed requests/s), p50/p95/p99 and errors; each figure the
-  median (min, max) over the windows. Meanwhile a probe GETs `/healthz` every 50 ms: if model work
-  ever blocked the event loop, its latency would show it.
+  median (min, max) over the windows. Meanwhile a probe in a process of its own GETs `/healthz`
+  every 50 ms (`eval.bench.probe`): if model work ever blocked the event loop, its latency would
+  show it.
 - the server's resident memory once ready, and its peak (VmHWM, the kernel's high-water mark, so no
   sampling can miss a spike), and the CPU it used per level (cores busy on average).
 
@@ -36,6 +37,7 @@ from typing import Any
 import httpx
 
 from eval.bench.memory import MB, peak_rss_bytes, rss_bytes
+from eval.bench.probe import HealthProbe
 from eval.bench.stats import percentiles, summarize, summarize_runs
 
 CACHED_ENCODE_MS = 0.05
@@ -196,11 +198,10 @@ async def _sequential(url: str, texts: Sequence[str], top_k: int, warm_up: bool 
 
 async def _level(
     url: str, concurrency: int, seconds: float, next_text: Callable[[], str], top_k: int
-) -> tuple[list[_Record], list[float], float, float]:
-    """Run `concurrency` closed-loop clients for `seconds`; also probe /healthz every 50 ms."""
+) -> tuple[list[_Record], float, float]:
+    """Run `concurrency` closed-loop clients for `seconds`."""
     records: list[_Record] = []
-    health: list[float] = []
-    async with _client(url, concurrency + 1) as client:
+    async with _client(url, concurrency) as client:
         started = time.perf_counter()
         stop = started + seconds
 
@@ -208,18 +209,8 @@ async def _level(
             while time.perf_counter() < stop:
                 records.append(await _ask(client, next_text(), top_k))
 
-        async def probe() -> None:
-            while time.perf_counter() < stop:
-                t = time.perf_counter()
-                try:
-                    await client.get("/healthz")
-                    health.append((time.perf_counter() - t) * 1000)
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.05)
-
-        await asyncio.gather(probe(), *(worker() for _ in range(concurrency)))
-    return records, health, started, stop
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return records, started, stop
 
 
 def _window_stats(records: Sequence[_Record], started: float, stop: float, windows: int) -> list[dict[str, float]]:
@@ -319,10 +310,11 @@ def _measure_level(
     server: ServerProcess, next_text: Callable[[], str], concurrency: int, options: HttpOptions
 ) -> dict[str, Any]:
     cpu_before, client_before = server.cpu_seconds(), time.process_time()
-    records, health, started, stop = asyncio.run(
-        _level(server.url, concurrency, options.level_seconds, next_text, options.top_k)
-    )
+    with HealthProbe(server.url, options.level_seconds) as probe:
+        records, started, stop = asyncio.run(
+            _level(server.url, concurrency, options.level_seconds, next_text, options.top_k)
+        )
     cpu = server.cpu_seconds() - cpu_before
     return _level_result(
-        records, health, started, stop, options.windows, cpu, time.process_time() - client_before
+        records, probe.latencies_ms, started, stop, options.windows, cpu, time.process_time() - client_before
     )
