@@ -89,6 +89,10 @@ def test_the_answer_body_has_the_spec_fields(fake_engine: RagEngine) -> None:
 
 
 def _one_document_engine(tmp_path, text: str, **changes) -> RagEngine:
+    return _engine(tmp_path, [{"id": "acme", "title": "Acme widgets", "text": text}], **changes)
+
+
+def _engine(tmp_path, records: list[dict[str, str]], **changes) -> RagEngine:
     import json
 
     from rag.embedding.fake import HashingEmbedder
@@ -96,7 +100,7 @@ def _one_document_engine(tmp_path, text: str, **changes) -> RagEngine:
     from rag.settings import Settings
 
     corpus = tmp_path / "doc.jsonl"
-    corpus.write_text(json.dumps({"id": "acme", "title": "Acme widgets", "text": text}) + "\n")
+    corpus.write_text("".join(json.dumps(record) + "\n" for record in records))
     settings = Settings(index_dir=tmp_path / "index")
     embedder = HashingEmbedder()
     ingest([corpus], settings, embedder=embedder)
@@ -192,3 +196,30 @@ def test_past_two_quotes_only_a_new_article_may_add_one(tmp_path) -> None:
     assert len(capped.citations) == 2
     uncapped = _one_document_engine(tmp_path / "b", THREE_ABOUT_WIDGETS, same_article_quotes=3, **loose).ask(question)
     assert len(uncapped.citations) == 3
+
+
+WIDGET_SALES_BY_YEAR = [
+    {"id": "acme-2016", "title": "Acme widget sales", "published": "2016-12-01",
+     "text": "Acme Corp widget sales reached $10 billion in Leeds this year. Acme Corp is a family firm."},
+    {"id": "acme-2017", "title": "Acme widget sales again", "published": "2017-12-01",
+     "text": "Acme Corp widget sales in Leeds reached $12 billion this year. Acme Corp is a family firm."},
+]
+
+
+def test_a_question_about_a_year_is_answered_from_that_year(tmp_path) -> None:
+    engine = _engine(tmp_path, WIDGET_SALES_BY_YEAR)
+    for year, figure, doc_id in [("2016", "$10 billion", "acme-2016"), ("2017", "$12 billion", "acme-2017")]:
+        answer = engine.ask(f"How much did Acme Corp widget sales in Leeds reach in {year}?")
+        assert not answer.abstained
+        assert figure in answer.answer
+        assert {c.doc_id for c in answer.citations} == {doc_id}
+
+
+def test_a_question_about_a_year_no_article_speaks_of_abstains(tmp_path) -> None:
+    (tmp_path / "on").mkdir()
+    (tmp_path / "off").mkdir()
+    question = "How much did Acme Corp widget sales in Leeds reach in 2019?"
+    answer = _engine(tmp_path / "on", WIDGET_SALES_BY_YEAR).ask(question)
+    assert answer.abstained and answer.reason == "no_relevant_passage"
+    assert answer.citations  # the nearest passages, for the reader to check
+    assert not _engine(tmp_path / "off", WIDGET_SALES_BY_YEAR, require_asked_year=False).ask(question).abstained

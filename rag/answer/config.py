@@ -34,6 +34,10 @@ class AnswerConfig:
     # answered by "130 ecommerce sites"): tune 0.58 → 0.67, nothing else moved on either split.
     # Names are not gated: a capitalised word is too weak a signal.
     require_answer_type: bool = True
+    # Quote only sentences about the year(s) a question names: that name the year, or stand in an
+    # article from it (`rag.years`). No eval question changed; it stops "How much did Alibaba sell
+    # on Singles' Day 2016?" being answered with 2017's figure, and 2015 or 2019 ones at all.
+    require_asked_year: bool = True
     # Abstain (`no_relevant_passage`) when the question names something no chunk mentions
     # ("How much was Tencent fined?" over documents that never name Tencent).
     require_known_names: bool = True

@@ -17,6 +17,7 @@ from rag.answer.config import AnswerConfig
 from rag.answer.evidence import Candidate, SentenceIndex, score_candidates
 from rag.answer.names import Vocabulary, unknown_names
 from rag.types import Answer, Citation, Document, Hit
+from rag.years import named_years, speaks_of
 
 ABSTAIN_TEXT = "The indexed documents do not answer this question."
 # Answer kinds whose absence from the best sentence means the documents lack the answer.
@@ -52,6 +53,7 @@ class ExtractiveComposer:
             c for c in score_candidates(question, query_vector, hits, self.sentences, self.config, self.idf)
             if not c.heading
         ]
+        candidates = self._about_asked_years(question, candidates)
         confidence = candidates[0].score if candidates else 0.0
         if not candidates or confidence < self.config.abstain_threshold:
             reason = "low_support" if candidates else "no_relevant_passage"
@@ -98,6 +100,14 @@ class ExtractiveComposer:
         if not self.config.require_known_names or self.vocabulary is None:
             return []
         return unknown_names(question, self.vocabulary)
+
+    def _about_asked_years(self, question: str, candidates: list[Candidate]) -> list[Candidate]:
+        # A question about a year is answered from sentences about that year or none (then the
+        # composer abstains: `no_relevant_passage`), never from the best sentence about another.
+        years = named_years(question) if self.config.require_asked_year else frozenset()
+        if not years:
+            return candidates
+        return [c for c in candidates if speaks_of(c.sentence.text, c.hit.published, years)]
 
     def _lacks_expected_type(self, question: str, best: Candidate) -> bool:
         if not self.config.require_answer_type:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 
@@ -14,8 +13,7 @@ from rag.retrieval.lexical import BM25Index
 from rag.store.index_files import IndexData
 from rag.terms import terms
 from rag.types import Filters, Hit
-
-_YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
+from rag.years import named_years
 
 
 class HybridRetriever:
@@ -50,7 +48,7 @@ class HybridRetriever:
         return self._hits(fused, dense, query_vector, k)
 
     def _prefer_years(self, query: str, fused: list[tuple[int, float]]) -> list[tuple[int, float]]:
-        years = {int(y) for y in _YEAR.findall(query)}
+        years = named_years(query)
         if not years or self.config.year_boost == 1.0:
             return fused
         boosted = [

@@ -1,0 +1,35 @@
+"""Years a question asks about, and whether a sentence of a dated article speaks of them.
+
+Retrieval prefers articles from a year the question names; the composer then quotes only
+sentences about that year. "How much did Alibaba sell on Singles' Day 2016?" must not be answered
+with "£19 billion on Singles' Day this year" from a 2017 article, however similar the sentence.
+"""
+
+from __future__ import annotations
+
+import re
+
+_YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
+
+
+def named_years(text: str) -> frozenset[int]:
+    """The years (1950-2099) a text names."""
+    return frozenset(int(year) for year in _YEAR.findall(text))
+
+
+def speaks_of(sentence: str, published: str | None, years: frozenset[int]) -> bool:
+    """Whether a sentence names one of `years`, or its article's date makes it about one.
+
+    Dated relative to its article: anything in an article published in year Y is taken to be
+    about Y, and "last year" / "next year" about Y-1 / Y+1.
+    """
+    if named_years(sentence) & years:
+        return True
+    try:
+        year = int((published or "")[:4])
+    except ValueError:
+        return False
+    if year in years:
+        return True
+    lowered = sentence.lower()
+    return (year - 1 in years and "last year" in lowered) or (year + 1 in years and "next year" in lowered)
