@@ -223,3 +223,16 @@ def test_a_question_about_a_year_no_article_speaks_of_abstains(tmp_path) -> None
     assert answer.abstained and answer.reason == "no_relevant_passage"
     assert answer.citations  # the nearest passages, for the reader to check
     assert not _engine(tmp_path / "off", WIDGET_SALES_BY_YEAR, require_asked_year=False).ask(question).abstained
+
+
+def test_the_next_sentence_may_answer_when_the_best_one_only_names_the_subject(tmp_path) -> None:
+    text = "Acme Corp is a widget maker in Leeds. Today it has 40 shops in the north."
+    answer = _one_document_engine(tmp_path, text).ask("How many shops does the Leeds widget maker Acme Corp have?")
+    assert not answer.abstained
+    assert [c.text for c in answer.citations] == ["Today it has 40 shops in the north."]
+
+
+def test_a_figure_two_sentences_away_does_not_answer(tmp_path) -> None:
+    text = "Acme Corp is a widget maker in Leeds. It is a family firm. Today it has 40 shops in the north."
+    answer = _one_document_engine(tmp_path, text).ask("How many shops does the Leeds widget maker Acme Corp have?")
+    assert answer.abstained and answer.reason == "low_support"

@@ -59,7 +59,10 @@ class ExtractiveComposer:
             reason = "low_support" if candidates else "no_relevant_passage"
             return self.abstain(question, hits, reason, confidence)
         if self._lacks_expected_type(question, candidates[0]):
-            return self.abstain(question, hits, "low_support", confidence)
+            candidates = self._typed_neighbours(question, candidates)
+            if not candidates or candidates[0].score < self.config.abstain_threshold:
+                return self.abstain(question, hits, "low_support", confidence)
+            confidence = candidates[0].score
         chosen = [c for c in self._select(candidates) if self._verbatim(c)]
         if not chosen:
             return self.abstain(question, hits, "low_support", confidence)
@@ -120,6 +123,22 @@ class ExtractiveComposer:
         # A count must be of the thing asked about (see `counted_terms`).
         counted = counted_terms(question) if kind == "count" else frozenset()
         return bool(counted) and not counted & self.sentences.terms(best.row)
+
+    def _typed_neighbours(self, question: str, candidates: list[Candidate]) -> list[Candidate]:
+        # The best sentence often names the subject and the next one holds the figure: "A small
+        # Spanish jewellery brand called PDPAOLA launched on Tmall Global…" / "Today, it has about
+        # 130,000 customers in China." So a sentence right before or after the best one, in the
+        # same article, may answer in its place when it holds the kind asked for; then only such
+        # sentences are quoted. (Eval: accuracy 0.87/0.86 -> 0.88/0.88 tune/held-out, false
+        # abstentions 0.033/0.023 -> 0.022/0.000, abstention recall unchanged; two sentences
+        # away, an unanswerable question found a false answer.)
+        best = candidates[0]
+        return [
+            c for c in candidates
+            if c.sentence.doc_id == best.sentence.doc_id
+            and abs(c.row - best.row) == 1
+            and not self._lacks_expected_type(question, c)
+        ]
 
     def _select(self, candidates: list[Candidate]) -> list[Candidate]:
         floor = candidates[0].score - self.config.sentence_margin
