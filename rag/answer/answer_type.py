@@ -4,7 +4,7 @@
 money, "How long …?" some other figure, "When …?" a date, "Who …?" a name. A sentence that
 contains the expected kind of thing is more likely to be the answer than an equally similar one
 that only restates the topic; the composer adds a small bonus for it, and for the numeric kinds
-and dates abstains when the best sentence has none.
+and dates abstains when neither the best sentence nor the one next to it has one.
 
 Counts and shares are told apart from other numbers because the documents are full of both:
 a sentence that answers "How many orders…?" only with "18% more sales than in 2014" restates the

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from rag.answer.answer_type import counted_terms, expected_type, has_type
+from rag.answer.answer_type import counted_terms, expected_type
 from rag.answer.config import AnswerConfig
 from rag.answer.evidence import Candidate, SentenceIndex, score_candidates
 from rag.answer.names import Vocabulary, unknown_names
@@ -118,7 +118,7 @@ class ExtractiveComposer:
         kind = expected_type(question)
         if kind not in GATED_TYPES:
             return False
-        if not has_type(best.sentence.text, kind):
+        if kind not in self.sentences.kinds(best.row):
             return True
         # A count must be of the thing asked about (see `counted_terms`).
         counted = counted_terms(question) if kind == "count" else frozenset()
