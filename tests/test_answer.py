@@ -236,3 +236,21 @@ def test_a_figure_two_sentences_away_does_not_answer(tmp_path) -> None:
     text = "Acme Corp is a widget maker in Leeds. It is a family firm. Today it has 40 shops in the north."
     answer = _one_document_engine(tmp_path, text).ask("How many shops does the Leeds widget maker Acme Corp have?")
     assert answer.abstained and answer.reason == "low_support"
+
+
+WIDGET_ARTICLE = "Acme Corp widgets are made in Leeds by hand. Acme Corp widgets are painted blue in Leeds."
+
+
+def test_who_wrote_an_article_is_answered_by_its_byline(tmp_path) -> None:
+    answer = _one_document_engine(tmp_path, WIDGET_ARTICLE + "\n\nBy Jane Doe").ask(
+        "Who wrote the piece about Acme Corp widgets made in Leeds?"
+    )
+    assert not answer.abstained
+    assert [c.text for c in answer.citations] == ["By Jane Doe"]
+
+
+def test_who_wrote_an_article_without_a_byline_abstains(tmp_path) -> None:
+    answer = _one_document_engine(tmp_path, WIDGET_ARTICLE + " Jane Doe runs the Leeds works.").ask(
+        "Who wrote the piece about Acme Corp widgets made in Leeds?"
+    )
+    assert answer.abstained and answer.reason == "low_support"

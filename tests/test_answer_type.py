@@ -23,6 +23,9 @@ from rag.retrieval.lexical import BM25Index
         ("How long after the fine did the central bank act?", "number"),
         ("When did Amazon hold its first Prime Day?", "date"),
         ("Who is the chief executive?", "name"),
+        ("Who wrote the piece on off-season sales days?", "author"),
+        ("Who is the author of the Focus analysis?", "author"),
+        ("Which journalist covered the raid?", "author"),
         ("Why was the raid timed before Singles' Day?", None),
         ("What was special about the sales strategy?", None),
     ],
@@ -103,3 +106,18 @@ def test_the_vocabulary_answers_prefixes(vocabulary: BM25Index) -> None:
     assert vocabulary.has_prefix("alib") and vocabulary.has_prefix("alibaba")
     assert not vocabulary.has_prefix("tenc")
     assert not BM25Index([]).has_prefix("a")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "byline"),
+    [
+        ("By Rara Kinasih", True),
+        ("Fines have drawn attention to China's anti-trust policies, writes Torsten Weller.", True),
+        ("The report was written by Jane Doe of the CBBC.", True),
+        ("Sales beat Black Friday's, reports Fortune.", False),  # a source, not the author
+        ("By 2020, a quarter of the population will shop online.", False),
+        ("Sales rose by a third.", False),
+    ],
+)
+def test_a_byline_is_an_author_answer(sentence: str, byline: bool) -> None:
+    assert has_type(sentence, "author") is byline

@@ -53,6 +53,13 @@ _NOT_MONEY = re.compile(
     re.IGNORECASE,
 )
 _DATE_Q = re.compile(r"^\s*(when\b|(in |on )?(what|which) (year|date|month|day|decade|period))", re.IGNORECASE)
+# "Who wrote …?": answered by the article's byline ("By Jane Doe", "…, writes Jane Doe."), which
+# the composer looks for in the best-matching article, never by whichever name is nearest.
+_AUTHOR_Q = re.compile(
+    r"^\s*(who (wrote|authored|penned|is the author of|was the author of|is the writer of)|"
+    r"(who|what) (is|was) the (name of the )?(author|writer)|(which|what) (author|writer|journalist|reporter))\b",
+    re.IGNORECASE,
+)
 _NAME_Q = re.compile(r"^\s*(who|whom|whose|which (company|companies|brand|brands|firm|person|organisation|"
                      r"organization|city|country|platform|body|regulator))\b|^\s*where\b", re.IGNORECASE)
 
@@ -82,6 +89,8 @@ _MONEY = re.compile(
     r"\d\s*(bn|m)\b",
     re.IGNORECASE,
 )
+_PERSON = r"[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,2}"
+_BYLINE = re.compile(rf"\b(?:writes|written by)\s+{_PERSON}|^\s*By\s+{_PERSON}\s*$")
 # A capitalised word that is not the first word of the sentence: a crude but cheap name signal.
 _NAME = re.compile(r"(?<=[\s(“\"‘'])[A-Z][\w&’'-]+")
 
@@ -115,12 +124,14 @@ def expected_type(question: str) -> str | None:
         return "share"
     if _NUMBER_Q.search(question) or _FIGURE_Q.search(question):
         return "money" if _MONEY_TOPIC.search(question) and not _NOT_MONEY.search(question) else "number"
+    if _AUTHOR_Q.search(question):
+        return "author"
     if _NAME_Q.search(question):
         return "name"
     return None
 
 
-ANSWER_KINDS = ("count", "share", "money", "number", "date", "name")
+ANSWER_KINDS = ("count", "share", "money", "number", "date", "name", "author")
 
 
 def sentence_kinds(sentence: str) -> frozenset[str]:
@@ -141,4 +152,6 @@ def has_type(sentence: str, kind: str | None) -> bool:
         return bool(_DATE.search(sentence))
     if kind == "name":
         return bool(_NAME.search(sentence))
+    if kind == "author":
+        return bool(_BYLINE.search(sentence))
     return False

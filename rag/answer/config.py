@@ -32,7 +32,8 @@ class AnswerConfig:
     # with the next rule: abstention recall 0.08/0.00 → 0.58/1.00 tune/held-out, false abstentions
     # 0.033/0.023.) A count must also name what the question counts ("How many shoppers…?" is not
     # answered by "130 ecommerce sites"): tune 0.58 → 0.67, nothing else moved on either split.
-    # Names are not gated: a capitalised word is too weak a signal.
+    # Names are not gated: a capitalised word is too weak a signal; but "Who wrote…?" is answered
+    # only by the best article's byline (tune accuracy 0.878 -> 0.889; held-out already right).
     require_answer_type: bool = True
     # Quote only sentences about the year(s) a question names: that name the year, or stand in an
     # article from it (`rag.years`). No eval question changed; it stops "How much did Alibaba sell
