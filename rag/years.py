@@ -10,11 +10,18 @@ from __future__ import annotations
 import re
 
 _YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
+# A number in the year range that counts something: "more than 2000 employees", "its 2050 stores".
+# Left out, so that a question about them is not held to sentences from the year 2000.
+_COUNT_IN_YEAR_RANGE = re.compile(
+    r"(?i:\b(?:than|over|under|about|around|nearly|almost|some|the|its|their|his|her|our|with|has|have|had|"
+    r"employs?|sold|sells?|of)\s+)(19[5-9]\d|20\d\d)(?=\s+[a-z])"
+)
 
 
 def named_years(text: str) -> frozenset[int]:
-    """The years (1950-2099) a text names."""
-    return frozenset(int(year) for year in _YEAR.findall(text))
+    """The years (1950-2099) a text names, leaving out counts in that range."""
+    counts = {match.start(1) for match in _COUNT_IN_YEAR_RANGE.finditer(text)}
+    return frozenset(int(match.group(1)) for match in _YEAR.finditer(text) if match.start(1) not in counts)
 
 
 def speaks_of(sentence: str, published: str | None, years: frozenset[int]) -> bool:

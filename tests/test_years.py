@@ -5,9 +5,21 @@ import pytest
 from rag.years import named_years, speaks_of
 
 
-def test_named_years() -> None:
-    assert named_years("Sales in 2016 and 2017, not 12016 or 1949") == {2016, 2017}
-    assert named_years("How much did Alibaba sell?") == frozenset()
+@pytest.mark.parametrize(
+    ("text", "years"),
+    [
+        ("Sales in 2016 and 2017, not 12016 or 1949", {2016, 2017}),
+        ("How much did Alibaba sell on Singles' Day 2016?", {2016}),
+        ("What did the 2022 Singles' Day bring, compared with 2021's?", {2022, 2021}),
+        ("What Singles' Day sales figures were reported for 2016, 2017 and 2022?", {2016, 2017, 2022}),
+        ("By March 2018, how many years in a row had Taobao been listed?", {2018}),
+        ("Which firm has more than 2000 employees in Leeds?", set()),  # a count, not a year
+        ("How many of its 2050 stores opened in 2019?", {2019}),
+        ("How much did Alibaba sell?", set()),
+    ],
+)
+def test_named_years(text: str, years: set[int]) -> None:
+    assert named_years(text) == years
 
 
 @pytest.mark.parametrize(
