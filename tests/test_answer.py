@@ -171,6 +171,9 @@ def test_the_unknown_name_rule_can_be_switched_off(tmp_path) -> None:
         # A share question answered only by a count.
         ("Acme Corp has 40 widget shops in Leeds. Acme Corp is a family firm.",
          "What share of Leeds widget shops does Acme Corp own?"),
+        # A change question answered only by a level.
+        ("Acme Corp made 100 widgets in Leeds this year. Acme Corp is a family firm.",
+         "By how much did the number of widgets Acme Corp made in Leeds grow this year?"),
         # A count, but of something else than what is asked about.
         ("Acme Corp has 40 widget shops in Leeds. Acme Corp is a family firm.",
          "How many employees does Acme Corp have in its Leeds widget shops?"),

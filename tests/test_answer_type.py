@@ -18,7 +18,9 @@ from rag.retrieval.lexical import BM25Index
         ("How much was the company fined by the regulator?", "money"),
         ("What is Acme's current market capitalisation?", "money"),
         ("What was Taobao's gross merchandise volume in 2016?", "money"),
-        ("By how much did revenue grow last year?", "number"),  # growth: often a share
+        ("By how much did revenue grow last year?", "change"),
+        ("How much did orders in the one-day sale grow compared with a year earlier?", "change"),
+        ("By how much did the shares beat the forecast?", "change"),
         ("How much of the group's revenue came from abroad?", "number"),
         ("How long after the fine did the central bank act?", "number"),
         ("When did Amazon hold its first Prime Day?", "date"),
@@ -121,3 +123,19 @@ def test_the_vocabulary_answers_prefixes(vocabulary: BM25Index) -> None:
 )
 def test_a_byline_is_an_author_answer(sentence: str, byline: bool) -> None:
     assert has_type(sentence, "author") is byline
+
+
+@pytest.mark.parametrize(
+    ("sentence", "change"),
+    [
+        ("This marked a 60% increase compared to the same sale last year.", True),
+        ("Sales in the section were 12 times greater than last year.", True),
+        ("Revenue grew by 20 million pounds.", True),
+        ("Active users were up about 3 million on the year.", True),
+        ("Online sales doubled.", True),
+        ("The company generated 100 million orders on its annual one-day sale.", False),  # a level
+        ("Its ecommerce business is growing at triple-digit rates.", False),
+    ],
+)
+def test_what_answers_a_question_about_a_change(sentence: str, change: bool) -> None:
+    assert has_type(sentence, "change") is change

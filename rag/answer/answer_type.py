@@ -1,7 +1,8 @@
 """What kind of answer a question expects, and whether a sentence contains one.
 
 "How many …?" wants a count, "What share …?" a proportion, "How much was X fined?" a sum of
-money, "How long …?" some other figure, "When …?" a date, "Who …?" a name. A sentence that
+money, "By how much did X grow?" a change, "How long …?" some other figure, "When …?" a date,
+"Who …?" a name ("Who wrote …?" an author's byline). A sentence that
 contains the expected kind of thing is more likely to be the answer than an equally similar one
 that only restates the topic; the composer adds a small bonus for it, and for the numeric kinds
 and dates abstains when neither the best sentence nor the one next to it has one.
@@ -52,6 +53,13 @@ _NOT_MONEY = re.compile(
     r"\b(grow|grew|grown|rise|rose|risen|increased?|fall|fell|drop|dropped|change|changed|compare)\b",
     re.IGNORECASE,
 )
+# "By how much did X grow…?", "How much did orders rise…?": a change, answered by a share, a sum,
+# a multiple or "by/up N", never by a level ("generated 100 million orders" is not how much they grew).
+_CHANGE_Q = re.compile(
+    r"^\s*by how much\b|\b(grow|grew|grown|rise|rose|risen|increased?|fall|fell|fallen|drop|dropped|decline|"
+    r"declined|jump|jumped|surge|surged|climb|climbed|shrink|shrank|shrunk)\b",
+    re.IGNORECASE,
+)
 _DATE_Q = re.compile(r"^\s*(when\b|(in |on )?(what|which) (year|date|month|day|decade|period))", re.IGNORECASE)
 # "Who wrote …?": answered by the article's byline ("By Jane Doe", "…, writes Jane Doe."), which
 # the composer looks for in the best-matching article, never by whichever name is nearest.
@@ -91,6 +99,11 @@ _MONEY = re.compile(
 )
 _PERSON = r"[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,2}"
 _BYLINE = re.compile(rf"\b(?:writes|written by)\s+{_PERSON}|^\s*By\s+{_PERSON}\s*$")
+_CHANGE = re.compile(
+    r"\b(\d+(\.\d+)?|two|three|four|five|ten)[- ]?(times|fold)\b|\b(doubled|tripled|quadrupled|halved)\b|"
+    r"\b(by|up)\s+((about|around|nearly|almost|over|more than|some)\s+)?[$£€¥]?\d",
+    re.IGNORECASE,
+)
 # A capitalised word that is not the first word of the sentence: a crude but cheap name signal.
 _NAME = re.compile(r"(?<=[\s(“\"‘'])[A-Z][\w&’'-]+")
 
@@ -123,6 +136,8 @@ def expected_type(question: str) -> str | None:
     if _SHARE_Q.search(question):
         return "share"
     if _NUMBER_Q.search(question) or _FIGURE_Q.search(question):
+        if _CHANGE_Q.search(question):
+            return "change"
         return "money" if _MONEY_TOPIC.search(question) and not _NOT_MONEY.search(question) else "number"
     if _AUTHOR_Q.search(question):
         return "author"
@@ -131,7 +146,7 @@ def expected_type(question: str) -> str | None:
     return None
 
 
-ANSWER_KINDS = ("count", "share", "money", "number", "date", "name", "author")
+ANSWER_KINDS = ("count", "share", "money", "change", "number", "date", "name", "author")
 
 
 def sentence_kinds(sentence: str) -> frozenset[str]:
@@ -146,6 +161,8 @@ def has_type(sentence: str, kind: str | None) -> bool:
         return bool(_COUNT.search(sentence))
     if kind == "share":
         return bool(_SHARE.search(sentence))
+    if kind == "change":
+        return bool(_SHARE.search(sentence) or _MONEY.search(sentence) or _CHANGE.search(sentence))
     if kind == "number":  # any figure but a bare year: "How much…?" is not answered by "in 2016"
         return bool(_COUNT.search(sentence) or _SHARE.search(sentence))
     if kind == "date":

@@ -21,7 +21,7 @@ from rag.years import named_years, speaks_of
 
 ABSTAIN_TEXT = "The indexed documents do not answer this question."
 # Answer kinds whose absence from the best sentence means the documents lack the answer.
-GATED_TYPES = frozenset({"count", "share", "money", "number", "date"})
+GATED_TYPES = frozenset({"count", "share", "money", "change", "number", "date"})
 
 
 class ExtractiveComposer:
