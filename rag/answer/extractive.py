@@ -56,13 +56,9 @@ class ExtractiveComposer:
             reason = "low_support" if candidates else "no_relevant_passage"
             return self.abstain(question, hits, reason, confidence)
         if self.config.require_answer_type and expected_type(question) == "author":
-            # Whether the article is the one asked about is the evidence's job (the threshold
-            # above); who wrote it only its byline can say, short as that line is.
-            article = hits[0].doc_id
-            candidates = [c for c in scored if c.sentence.doc_id == article and "author" in self.sentences.kinds(c.row)]
+            candidates = self._byline(hits[0].doc_id, scored)
             if not candidates:
                 return self.abstain(question, hits, "low_support", confidence)
-            candidates = candidates[:1]
         elif self._lacks_expected_type(question, candidates[0]):
             candidates = self._typed_neighbours(question, candidates)
             if not candidates or candidates[0].score < self.config.abstain_threshold:
@@ -128,6 +124,13 @@ class ExtractiveComposer:
         # A count must be of the thing asked about (see `counted_terms`).
         counted = counted_terms(question) if kind == "count" else frozenset()
         return bool(counted) and not counted & self.sentences.terms(best.row)
+
+    def _byline(self, doc_id: str, scored: list[Candidate]) -> list[Candidate]:
+        # "Who wrote …?": whether the best article is the one asked about is the evidence's job
+        # (the threshold); who wrote it only its byline can say, short as that line is (so
+        # heading-like sentences count here).
+        bylines = [c for c in scored if c.sentence.doc_id == doc_id and "author" in self.sentences.kinds(c.row)]
+        return bylines[:1]
 
     def _typed_neighbours(self, question: str, candidates: list[Candidate]) -> list[Candidate]:
         # The best sentence often names the subject and the next one holds the figure: "A small
