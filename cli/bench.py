@@ -14,9 +14,9 @@ from typing import Annotated
 import typer
 
 from cli.options import IndexOption
+from eval.bench import PARTS
 
 Opt = typer.Option
-PARTS = ("ingest", "inprocess", "http", "scale")
 
 
 def _sizes(value: str | None) -> tuple[int, ...] | None:

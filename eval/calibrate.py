@@ -29,8 +29,8 @@ DEFAULT_QUESTIONS = Path(__file__).with_name("questions.jsonl")
 def confidences(engine: RagEngine, questions: list[Question]) -> list[tuple[bool, float]]:
     """(answerable, evidence score) per question, with the score threshold switched off.
 
-    A question the composer declines for another reason (no passage at all, or no number in the
-    best sentence of a "how many" question) abstains whatever the threshold: it scores -inf, so
+    A question the composer declines for another reason (no passage at all, no answer of the kind
+    asked for, a name the documents never mention) abstains whatever the threshold: it scores -inf, so
     its false abstentions count against the budget before the threshold spends any.
     """
     no_threshold = RagEngine(

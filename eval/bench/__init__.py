@@ -11,3 +11,5 @@ Parts, each its own module, each figure the median (min, max) of several runs:
 
 Figures are reported, never asserted against a speed target (the tests check shape and sanity).
 """
+
+PARTS = ("ingest", "inprocess", "http", "scale")

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eval.bench import PARTS
 from eval.bench.http_load import HttpOptions, run_http
 from eval.bench.ingest_rate import IngestOptions, run_ingest
 from eval.bench.inprocess import InprocessOptions, load_questions, run_inprocess
@@ -29,7 +30,6 @@ from rag.protocols import Embedder
 from rag.settings import Settings
 from rag.store.index_files import index_exists
 
-PARTS = ("ingest", "inprocess", "http", "scale")
 SCHEMA = 1
 
 

@@ -68,30 +68,15 @@ class Candidate:
 # the smaller sizes only: HNSW (one 100k build measured 79 s under load, against 2.3 s for IVF; at
 # 1M it would take many minutes and ~1.8 GB over float vectors) at 10k, IVF with fp16 codes (the
 # same build as SQ8, twice the memory) up to 100k. `--scale-all` builds every type at every size.
+NPROBE_SWEEP = (4, 8, 16, 24, 32, 48, 64, 96, 128)
+EF_SEARCH_SWEEP = (16, 32, 48, 64, 96, 128, 192, 256)
+HNSW_BUILD = {"type": "hnsw", "m": 32, "ef_construction": 80}
 CANDIDATES: tuple[Candidate, ...] = (
     Candidate("flat", {"type": "flat"}),
-    Candidate("ivf-sq8", {"type": "ivf", "storage": "sq8"}, "nprobe", (4, 8, 16, 24, 32, 48, 64, 96, 128)),
-    Candidate(
-        "ivf-fp16",
-        {"type": "ivf", "storage": "fp16"},
-        "nprobe",
-        (4, 8, 16, 24, 32, 48, 64, 96, 128),
-        max_size=100_000,
-    ),
-    Candidate(
-        "hnsw-flat",
-        {"type": "hnsw", "m": 32, "ef_construction": 80, "storage": "flat"},
-        "ef_search",
-        (16, 32, 48, 64, 96, 128, 192, 256),
-        max_size=10_000,
-    ),
-    Candidate(
-        "hnsw-sq8",
-        {"type": "hnsw", "m": 32, "ef_construction": 80, "storage": "sq8"},
-        "ef_search",
-        (16, 32, 48, 64, 96, 128, 192, 256),
-        max_size=10_000,
-    ),
+    Candidate("ivf-sq8", {"type": "ivf", "storage": "sq8"}, "nprobe", NPROBE_SWEEP),
+    Candidate("ivf-fp16", {"type": "ivf", "storage": "fp16"}, "nprobe", NPROBE_SWEEP, max_size=100_000),
+    Candidate("hnsw-flat", {**HNSW_BUILD, "storage": "flat"}, "ef_search", EF_SEARCH_SWEEP, max_size=10_000),
+    Candidate("hnsw-sq8", {**HNSW_BUILD, "storage": "sq8"}, "ef_search", EF_SEARCH_SWEEP, max_size=10_000),
 )
 
 

@@ -40,8 +40,8 @@ _FIGURE_Q = re.compile(
     re.IGNORECASE,
 )
 # A number question about money ("How much revenue…", "How much was X fined…") wants an amount
-# of money, not any figure; growth ("by how much", "…grow") and part-of ("how much of") questions
-# are often answered with a share instead, so they stay plain numbers.
+# of money, not any figure; part-of ("how much of") and comparison questions are often answered
+# with a share instead, so they stay plain numbers (growth questions are changes, below).
 _MONEY_TOPIC = re.compile(
     r"\b(revenues?|fined?|fines|costs?|worth|valuations?|valued|market (capitali[sz]ation|cap|value)|gmv|"
     r"gross merchandise|money|takings|turnover|profits?|earn\w*|spen[dt]|spending|pa(y|id)|prices?|"
@@ -49,8 +49,7 @@ _MONEY_TOPIC = re.compile(
     re.IGNORECASE,
 )
 _NOT_MONEY = re.compile(
-    r"^\s*(by how much|how much of|how (long|far|fast|old|soon))\b|"
-    r"\b(grow|grew|grown|rise|rose|risen|increased?|fall|fell|drop|dropped|change|changed|compare)\b",
+    r"^\s*(how much of|how (long|far|fast|old|soon))\b|\b(change|changed|compare)\b",
     re.IGNORECASE,
 )
 # "By how much did X grow…?", "How much did orders rise…?": a change, answered by a share, a sum,

@@ -24,14 +24,15 @@ class AnswerConfig:
     lexical_weight: float = 0.45
     # Part of the score taken from the whole passage's similarity: context a lone sentence lacks.
     passage_weight: float = 0.3
-    # Added when a sentence holds the kind of thing the question asks for (number, date, name).
+    # Added when a sentence holds the kind of thing the question asks for (`answer_type`).
     answer_type_bonus: float = 0.05
-    # Abstain when the question asks for a count, a share, an amount of money, another figure or a
-    # date and the best sentence holds none of that kind: "How much revenue does X make?" answered
-    # by a sentence about X without a sum is the typical confident wrong answer. (On the eval set,
-    # with the next rule: abstention recall 0.08/0.00 → 0.58/1.00 tune/held-out, false abstentions
-    # 0.033/0.023.) A count must also name what the question counts ("How many shoppers…?" is not
-    # answered by "130 ecommerce sites"): tune 0.58 → 0.67, nothing else moved on either split.
+    # Abstain when the question asks for a count, a share, an amount of money, a change, another
+    # figure or a date and neither the best sentence nor its neighbour holds that kind: "How much
+    # revenue does X make?" answered by a sentence about X without a sum is the typical confident
+    # wrong answer. (On the eval set, with the next rule: abstention recall 0.08/0.00 → 0.58/1.00
+    # tune/held-out, false abstentions 0.033/0.023.) A count must also name what the question
+    # counts ("How many shoppers…?" is not answered by "130 ecommerce sites"): tune 0.58 → 0.67,
+    # nothing else moved on either split.
     # "By how much did X grow?" wants a change (share, sum, multiple, "by N"), not a level ("100
     # million orders"): tune accuracy 0.889 → 0.900, held-out unchanged.
     # Names are not gated: a capitalised word is too weak a signal; but "Who wrote…?" is answered

@@ -55,12 +55,14 @@ class ExtractiveComposer:
         if not candidates or confidence < self.config.abstain_threshold:
             reason = "low_support" if candidates else "no_relevant_passage"
             return self.abstain(question, hits, reason, confidence)
-        if self.config.require_answer_type and expected_type(question) == "author":
+        kind = expected_type(question) if self.config.require_answer_type else None
+        counted = counted_terms(question) if kind == "count" else frozenset()
+        if kind == "author":
             candidates = self._byline(hits[0].doc_id, scored)
             if not candidates:
                 return self.abstain(question, hits, "low_support", confidence)
-        elif self._lacks_expected_type(question, candidates[0]):
-            candidates = self._typed_neighbours(question, candidates)
+        elif kind in GATED_TYPES and not self._holds(candidates[0], kind, counted):
+            candidates = self._typed_neighbours(candidates, kind, counted)
             if not candidates or candidates[0].score < self.config.abstain_threshold:
                 return self.abstain(question, hits, "low_support", confidence)
             confidence = candidates[0].score
@@ -113,17 +115,11 @@ class ExtractiveComposer:
             return candidates
         return [c for c in candidates if speaks_of(c.sentence.text, c.hit.published, years)]
 
-    def _lacks_expected_type(self, question: str, best: Candidate) -> bool:
-        if not self.config.require_answer_type:
-            return False
-        kind = expected_type(question)
-        if kind not in GATED_TYPES:
-            return False
-        if kind not in self.sentences.kinds(best.row):
-            return True
-        # A count must be of the thing asked about (see `counted_terms`).
-        counted = counted_terms(question) if kind == "count" else frozenset()
-        return bool(counted) and not counted & self.sentences.terms(best.row)
+    def _holds(self, candidate: Candidate, kind: str, counted: frozenset[str]) -> bool:
+        """Whether a sentence holds the kind of answer asked for; a count must also be of the
+        thing asked about (`counted_terms`)."""
+        row = candidate.row
+        return kind in self.sentences.kinds(row) and (not counted or bool(counted & self.sentences.terms(row)))
 
     def _byline(self, doc_id: str, scored: list[Candidate]) -> list[Candidate]:
         # "Who wrote …?": whether the best article is the one asked about is the evidence's job
@@ -132,7 +128,7 @@ class ExtractiveComposer:
         bylines = [c for c in scored if c.sentence.doc_id == doc_id and "author" in self.sentences.kinds(c.row)]
         return bylines[:1]
 
-    def _typed_neighbours(self, question: str, candidates: list[Candidate]) -> list[Candidate]:
+    def _typed_neighbours(self, candidates: list[Candidate], kind: str, counted: frozenset[str]) -> list[Candidate]:
         # The best sentence often names the subject and the next one holds the figure: "A small
         # Spanish jewellery brand called PDPAOLA launched on Tmall Global…" / "Today, it has about
         # 130,000 customers in China." So a sentence right before or after the best one, in the
@@ -145,7 +141,7 @@ class ExtractiveComposer:
             c for c in candidates
             if c.sentence.doc_id == best.sentence.doc_id
             and abs(c.row - best.row) == 1
-            and not self._lacks_expected_type(question, c)
+            and self._holds(c, kind, counted)
         ]
 
     def _select(self, candidates: list[Candidate]) -> list[Candidate]:

@@ -44,4 +44,4 @@ def load_embedder(settings: Settings) -> Embedder:
         from rag.embedding.minilm import MiniLMEmbedder
 
         return MiniLMEmbedder(batch_size=settings.embed_batch_size, cache_size=settings.query_cache_size)
-    raise ConfigError(f"unknown embedder {settings.embedder!r}: use auto, onnx or torch")
+    raise ConfigError(f"unknown embedder {settings.embedder!r}: use auto, onnx, onnx-int8 or torch")

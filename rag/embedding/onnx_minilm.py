@@ -456,7 +456,8 @@ class OnnxMiniLMEmbedder:
         return self._embed_encodings(self.encode_tokens(texts), self.run_padded, MAX_ROW_PADDING, MIN_BATCH_TOKENS)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors for several questions, each exactly the one `embed_query` gives it (no cache)."""
+        """Vectors for several questions, each as `embed_query` gives it alone (no cache): the very same
+        with an int8 query model, within float rounding with fp32, whose batches are padded."""
         return self._embed_query_encodings([self._encoder.encode(text) for text in texts])
 
     def _embed_query_encodings(self, encodings: Sequence[Encoding]) -> np.ndarray:

@@ -159,8 +159,8 @@ def _build_ivf(vectors: np.ndarray, spec: dict[str, Any]) -> tuple[faiss.Index, 
     index.cp.seed = _SEED
     index.train(vectors)  # faiss samples max_points_per_centroid x nlist rows itself
     index.add(vectors)
-    # An id -> (list, offset) table: `vectors()` (ingest's vector reuse, score lookups) can then
-    # reconstruct any row; 8 bytes a vector.
+    # An id -> (list, offset) table: `vectors()` (exact search over a small filtered subset) can
+    # then reconstruct any row; 8 bytes a vector.
     index.make_direct_map()
     params = {
         "type": "ivf", "nlist": nlist, "nprobe": nprobe, "storage": storage, "by_residual": True,
