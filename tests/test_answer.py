@@ -177,6 +177,9 @@ def test_the_unknown_name_rule_can_be_switched_off(tmp_path) -> None:
         # A count, but of something else than what is asked about.
         ("Acme Corp has 40 widget shops in Leeds. Acme Corp is a family firm.",
          "How many employees does Acme Corp have in its Leeds widget shops?"),
+        # The sentence names the counted thing's word, but counts something else next to it.
+        ("Police seized 17 truckloads of counterfeit Acme widgets in Leeds. Acme Corp is a family firm.",
+         "How many of the Acme widget counterfeiters were convicted in Leeds?"),
     ],
 )
 def test_a_figure_of_the_wrong_kind_is_not_an_answer(tmp_path, text: str, question: str) -> None:

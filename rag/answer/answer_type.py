@@ -11,7 +11,8 @@ Counts and shares are told apart from other numbers because the documents are fu
 a sentence that answers "How many orders…?" only with "18% more sales than in 2014" restates the
 topic without the count, and a share question answered by a bare count is as wrong. A count is
 also of something: "How many shoppers took part…?" is not answered by "130 ecommerce sites joined",
-so the sentence must name what is counted (`counted_terms`).
+nor "How many counterfeiters were convicted?" by "17 truckloads of counterfeit toys", so the figure
+must stand next to the noun the question counts (`counted_nouns`, `counts`).
 """
 
 from __future__ import annotations
@@ -108,23 +109,71 @@ _NAME = re.compile(r"(?<=[\s(“\"‘'])[A-Z][\w&’'-]+")
 
 
 # What a count question counts: from "how many" (skipping "of the") to the first auxiliary verb,
-# preposition or punctuation. Without a parser a verb can slip in ("arrests followed the raid"):
-# that only makes the check more lenient, never stricter.
+# preposition or punctuation. Without a parser a verb can slip in ("arrests followed the raid"),
+# so the counted noun is taken to be the phrase's first plural word (`counted_nouns`).
 _COUNTED = re.compile(
     r"^\s*(?:how many|what number of)\s+(?:of (?:the |its |their |these |those )?)?(?P<phrase>.*?)"
     r"(?=\b(?:did|does|do|were|was|are|is|have|has|had|will|would|can|could|in|on|at|for|from|to|by|"
     r"during|after|before|per|through|with|across|since|between|over|under)\b|[?,;:]|$)",
     re.IGNORECASE,
 )
+_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+_COORDINATION = re.compile(r"\s+(?:and|or)\s+|\s*/\s*", re.IGNORECASE)
+# How far from a figure the counted noun may stand: "600,000 fake Peppa Pig products",
+# "100 million monthly active users" (after); "orders reached 100 million" (before).
+_WORDS_AFTER_FIGURE = 5
+_WORDS_BEFORE_FIGURE = 3
 
 
-def counted_terms(question: str) -> frozenset[str]:
-    """Content terms of what a count question counts ("How many of the stores did…" → {"store"}).
+def _singular(word: str) -> str:
+    word = word.lower()
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "shes", "ches", "xes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
 
-    Empty for any other question, or when nothing is named ("How many were there?").
+
+def _is_plural(word: str) -> bool:
+    # Possessives ("Nestlé's") and capitalised names ("Harbolnas") are not what is counted.
+    return (
+        len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is", "'s", "’s"))
+        and not word.istitle()
+    )
+
+
+def counted_nouns(question: str) -> frozenset[str]:
+    """What a count question counts, in singular form: the first plural word of each coordinated
+    part ("How many arrests followed the raid?" → {"arrest"}; "How many students and cities…" →
+    {"student", "city"}); a part without one gives all its words ("How many people…" → {"people"}).
+
+    Empty for any other question, or when nothing is named ("How many were there?"). Singular
+    forms, not stems: "counterfeiters" are people, "counterfeit" goods are not.
     """
     match = _COUNTED.match(question)
-    return frozenset(terms(match.group("phrase"))) if match else frozenset()
+    if not match:
+        return frozenset()
+    nouns: set[str] = set()
+    for part in _COORDINATION.split(match.group("phrase")):
+        words = _WORD.findall(part)
+        plural = next((w for w in words if _is_plural(w)), None)
+        nouns.update([_singular(plural)] if plural else (_singular(w) for w in words if terms(w)))
+    return frozenset(nouns)
+
+
+def counts(sentence: str, nouns: frozenset[str]) -> bool:
+    """Whether the sentence counts one of `nouns`: a count figure with the noun a few words after
+    it ("24 arrests", "100 million monthly active users") or just before ("orders reached 100
+    million"). "17 truckloads of counterfeit toothbrushes" does not count counterfeiters."""
+    words = [(m.start(), _singular(m.group())) for m in _WORD.finditer(sentence)]
+    for figure in _COUNT.finditer(sentence):
+        after = [w for at, w in words if at >= figure.end()][:_WORDS_AFTER_FIGURE]
+        before = [w for at, w in words if at < figure.start()][-_WORDS_BEFORE_FIGURE:]
+        if nouns.intersection(after) or nouns.intersection(before):
+            return True
+    return False
 
 
 def expected_type(question: str) -> str | None:

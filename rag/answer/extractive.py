@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from rag.answer.answer_type import counted_terms, expected_type
+from rag.answer.answer_type import counted_nouns, counts, expected_type
 from rag.answer.config import AnswerConfig
 from rag.answer.evidence import Candidate, SentenceIndex, score_candidates
 from rag.answer.names import Vocabulary, unknown_names
@@ -56,7 +56,7 @@ class ExtractiveComposer:
             reason = "low_support" if candidates else "no_relevant_passage"
             return self.abstain(question, hits, reason, confidence)
         kind = expected_type(question) if self.config.require_answer_type else None
-        counted = counted_terms(question) if kind == "count" else frozenset()
+        counted = counted_nouns(question) if kind == "count" else frozenset()
         if kind == "author":
             candidates = self._byline(hits[0].doc_id, scored)
             if not candidates:
@@ -117,9 +117,8 @@ class ExtractiveComposer:
 
     def _holds(self, candidate: Candidate, kind: str, counted: frozenset[str]) -> bool:
         """Whether a sentence holds the kind of answer asked for; a count must also be of the
-        thing asked about (`counted_terms`)."""
-        row = candidate.row
-        return kind in self.sentences.kinds(row) and (not counted or bool(counted & self.sentences.terms(row)))
+        thing asked about (`counted_nouns`)."""
+        return kind in self.sentences.kinds(candidate.row) and (not counted or counts(candidate.sentence.text, counted))
 
     def _byline(self, doc_id: str, scored: list[Candidate]) -> list[Candidate]:
         # "Who wrote …?": whether the best article is the one asked about is the evidence's job
