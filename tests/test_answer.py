@@ -204,6 +204,19 @@ def test_past_two_quotes_only_a_new_article_may_add_one(tmp_path) -> None:
     assert len(uncapped.citations) == 3
 
 
+def test_past_the_first_quote_a_figure_question_quotes_only_sentences_with_such_a_figure(tmp_path) -> None:
+    text = (
+        "Acme Corp makes 500 widgets a day in Leeds. Acme Corp widgets are made in Leeds by a family firm. "
+        "Last year the Acme Corp plant in Leeds made 90,000 widgets."
+    )
+    answer = _one_document_engine(tmp_path, text, sentence_margin=1.0, same_article_quotes=3).ask(
+        "How many widgets does Acme Corp make in Leeds?"
+    )
+    assert not answer.abstained
+    quoted = [c.text for c in answer.citations]
+    assert len(quoted) == 2 and all("widgets" in q and any(ch.isdigit() for ch in q) for q in quoted)
+
+
 WIDGET_SALES_BY_YEAR = [
     {"id": "acme-2016", "title": "Acme widget sales", "published": "2016-12-01",
      "text": "Acme Corp widget sales reached $10 billion in Leeds this year. Acme Corp is a family firm."},

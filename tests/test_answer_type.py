@@ -22,8 +22,12 @@ from rag.retrieval.lexical import BM25Index
         ("How much did orders in the one-day sale grow compared with a year earlier?", "change"),
         ("By how much did the shares beat the forecast?", "change"),
         ("How much of the group's revenue came from abroad?", "number"),
-        ("How long after the fine did the central bank act?", "number"),
+        ("How long after the fine did the central bank act?", "duration"),
+        ("How long does the Nestlé campaign run?", "duration"),
         ("When did Amazon hold its first Prime Day?", "date"),
+        ("Over what dates was the survey conducted?", "date"),
+        ("Since what year has the platform run?", "date"),
+        ("From which month will the products be featured?", "date"),
         ("Who is the chief executive?", "name"),
         ("Who wrote the piece on off-season sales days?", "author"),
         ("Who is the author of the Focus analysis?", "author"),
@@ -59,6 +63,21 @@ def test_which_kinds_of_answer_a_sentence_holds(sentence: str, kinds: set[str]) 
     assert held == kinds
     # What the sentence index caches per sentence says the same, for every kind.
     assert sentence_kinds(sentence) == {kind for kind in ANSWER_KINDS if has_type(sentence, kind)}
+
+
+@pytest.mark.parametrize(
+    ("sentence", "held"),
+    [
+        ("The company kicked off the six-month campaign yesterday.", True),
+        ("Two days later, the central bank acted.", True),
+        ("The sale runs until the end of November.", True),
+        ("It has been on the list since 2008.", True),
+        ("Nestlé is basing its campaign on its 150th anniversary.", False),  # a figure, but no span of time
+        ("It launched 67 products in 2014.", False),
+    ],
+)
+def test_a_span_of_time_answers_how_long(sentence: str, held: bool) -> None:
+    assert has_type(sentence, "duration") is held
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """What kind of answer a question expects, and whether a sentence contains one.
 
 "How many …?" wants a count, "What share …?" a proportion, "How much was X fined?" a sum of
-money, "By how much did X grow?" a change, "How long …?" some other figure, "When …?" a date,
+money, "By how much did X grow?" a change, "How long …?" a span of time ("six-month", "two days
+later"), "How big …?" some other figure, "When …?" or "Over what dates …?" a date,
 "Who …?" a name ("Who wrote …?" an author's byline). A sentence that
 contains the expected kind of thing is more likely to be the answer than an equally similar one
 that only restates the topic; the composer adds a small bonus for it, and for the numeric kinds
@@ -60,7 +61,13 @@ _CHANGE_Q = re.compile(
     r"declined|jump|jumped|surge|surged|climb|climbed|shrink|shrank|shrunk)\b",
     re.IGNORECASE,
 )
-_DATE_Q = re.compile(r"^\s*(when\b|(in |on )?(what|which) (year|date|month|day|decade|period))", re.IGNORECASE)
+_DATE_Q = re.compile(
+    r"^\s*(when\b|((in|on|over|during|from|since|until|by|at|between) )?(what|which) (year|date|month|day|decade|"
+    r"period))",
+    re.IGNORECASE,
+)
+# "How long does the campaign run?", "How long after the fine did…?": a span of time, not any figure.
+_DURATION_Q = re.compile(r"^\s*how long\b", re.IGNORECASE)
 # "Who wrote …?": answered by the article's byline ("By Jane Doe", "…, writes Jane Doe."), which
 # the composer looks for in the best-matching article, never by whichever name is nearest.
 _AUTHOR_Q = re.compile(
@@ -95,6 +102,11 @@ _SHARE = re.compile(
 _MONEY = re.compile(
     r"[$£€¥₹]|\b(RMB|CNY|yuan|renminbi|dollars?|pounds?|sterling|euros?|yen|rupiah|Rp|rupees?)\b|"
     r"\d\s*(bn|m)\b",
+    re.IGNORECASE,
+)
+_DURATION = re.compile(
+    rf"\b(\d+(\.\d+)?|a|an|{_NUMBER_WORDS}|several|few|many)[- ](hours?|days?|weeks?|months?|years?|decades?)\b|"
+    r"\b(until|till|since|throughout)\b",
     re.IGNORECASE,
 )
 _PERSON = r"[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,2}"
@@ -179,6 +191,8 @@ def counts(sentence: str, nouns: frozenset[str]) -> bool:
 def expected_type(question: str) -> str | None:
     if _DATE_Q.search(question):
         return "date"
+    if _DURATION_Q.search(question):
+        return "duration"
     if _COUNT_Q.search(question):
         return "count"
     if _SHARE_Q.search(question):
@@ -194,7 +208,7 @@ def expected_type(question: str) -> str | None:
     return None
 
 
-ANSWER_KINDS = ("count", "share", "money", "change", "number", "date", "name", "author")
+ANSWER_KINDS = ("count", "share", "money", "change", "number", "duration", "date", "name", "author")
 
 
 def sentence_kinds(sentence: str) -> frozenset[str]:
@@ -213,6 +227,8 @@ def has_type(sentence: str, kind: str | None) -> bool:
         return bool(_SHARE.search(sentence) or _MONEY.search(sentence) or _CHANGE.search(sentence))
     if kind == "number":  # any figure but a bare year: "How much…?" is not answered by "in 2016"
         return bool(_COUNT.search(sentence) or _SHARE.search(sentence))
+    if kind == "duration":
+        return bool(_DURATION.search(sentence))
     if kind == "date":
         return bool(_DATE.search(sentence))
     if kind == "name":

@@ -21,7 +21,7 @@ from rag.years import named_years, speaks_of
 
 ABSTAIN_TEXT = "The indexed documents do not answer this question."
 # Answer kinds whose absence from the best sentence means the documents lack the answer.
-GATED_TYPES = frozenset({"count", "share", "money", "change", "number", "date"})
+GATED_TYPES = frozenset({"count", "share", "money", "change", "number", "duration", "date"})
 
 
 class ExtractiveComposer:
@@ -66,6 +66,10 @@ class ExtractiveComposer:
             if not candidates or candidates[0].score < self.config.abstain_threshold:
                 return self.abstain(question, hits, "low_support", confidence)
             confidence = candidates[0].score
+        if kind in GATED_TYPES:
+            # A further quote without the kind of figure asked for only restates the topic
+            # (eval: tune citation precision 0.776 -> 0.783, nothing else moved on either split).
+            candidates = candidates[:1] + [c for c in candidates[1:] if self._holds(c, kind, counted)]
         chosen = [c for c in self._select(candidates) if self._verbatim(c)]
         if not chosen:
             return self.abstain(question, hits, "low_support", confidence)
