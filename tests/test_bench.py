@@ -25,6 +25,7 @@ from eval.bench.http_load import QuestionPool, _Record, _window_stats
 from eval.bench.inprocess import InprocessOptions
 from eval.bench.probe import HealthProbe
 from eval.bench.probe import main as probe_main
+from eval.bench.reference import ReferenceOptions, run_reference
 from eval.bench.report import evaluate_targets, print_report, write_json
 from eval.bench.runner import BenchOptions, run_bench
 from eval.bench.scale import ScaleOptions, dataset, recall_at_k, run_scale
@@ -56,7 +57,8 @@ def bench_json(fake_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     out = tmp_path_factory.mktemp("bench-out")
     options = BenchOptions(index=fake_index_dir, out=out, quick=True, parts=("ingest", "inprocess", "http"))
     result = run_bench(
-        options, settings=Settings(index_dir=fake_index_dir), embedder_factory=lambda settings: HashingEmbedder()
+        options, settings=Settings(index_dir=fake_index_dir), embedder_factory=lambda settings: HashingEmbedder(),
+        reference_encoder=lambda: HashingEmbedder().embed_query,  # the real one loads torch
     )
     path = write_json(result, out)
     return json.loads(path.read_text())
@@ -103,6 +105,31 @@ def test_inprocess_figures_per_stage(bench_json: dict[str, Any]) -> None:
     # Stages add up to no more than the total (each is timed inside it).
     ask = part["ask_ms"]
     assert ask["encode"]["p50"]["median"] <= ask["total"]["p50"]["median"]
+
+
+def test_the_plain_reference_is_timed_over_the_same_chunks(bench_json: dict[str, Any]) -> None:
+    part = bench_json["inprocess"]
+    reference = part["reference"]
+    assert reference["questions"] == part["questions"] and reference["vectors"] == part["chunks"]
+    assert_percentiles(reference["search_ms"])
+    ratio = {t["target"]: t for t in bench_json["targets"]}["search p50 / plain torch+FAISS p50"]
+    expected = part["search_ms"]["wall"]["p50"]["median"] / reference["search_ms"]["p50"]["median"]
+    assert ratio["value"] == pytest.approx(expected, abs=1e-3) and ratio["met"] is (ratio["value"] <= 1.0)
+
+
+def test_the_reference_encodes_each_question_once_per_run_and_refuses_no_questions() -> None:
+    vectors = np.eye(4, dtype=np.float32)
+    seen: list[str] = []
+
+    def encode(text: str) -> np.ndarray:
+        seen.append(text)
+        return vectors[int(text)]
+
+    result = run_reference(vectors, ["0", "3"], encode, ReferenceOptions(runs=2, warmup=1, top_k=2))
+    assert result["vectors"] == 4 and result["search_ms"]["p50"]["runs"] == 2
+    assert seen == ["0", "0", "3", "0", "3"]  # warm-up, then every question once per run
+    with pytest.raises(ValueError, match="at least one question"):
+        run_reference(vectors, [], encode, ReferenceOptions())
 
 
 def test_targets_are_reported_not_asserted(bench_json: dict[str, Any]) -> None:

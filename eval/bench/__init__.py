@@ -4,6 +4,7 @@ Parts, each its own module, each figure the median (min, max) of several runs:
 
     ingest_rate   embedding tokens/s and chunks/s of the project's embedder vs the raw model, no-op re-ingest
     inprocess     RagEngine.search / .ask latency per stage over the eval questions (cache off, and cached)
+    reference     the plain torch + FAISS recipe timed in the same run (the in-process part calls it)
     http_load     a real `rag serve` process: sequential and 1/8/16/32 concurrent clients, RSS
     scale         flat / IVF / HNSW FAISS indexes at 10k, 100k, 1M synthetic vectors
     report        bench.json, the printed tables, the issue's targets next to the measured figures

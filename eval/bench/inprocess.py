@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eval.bench.reference import QueryEncoder, ReferenceOptions, run_reference
 from eval.bench.stats import percentiles, summarize_runs
 from rag.engine import RagEngine
 from rag.protocols import Embedder
@@ -71,8 +72,10 @@ def run_inprocess(
     options: InprocessOptions,
     embedder_factory: Callable[[Settings], Embedder] | None = None,
     questions: Sequence[str] | None = None,
+    reference_encoder: Callable[[], QueryEncoder] | None = None,
 ) -> dict[str, Any]:
-    """Latency of search and ask, cold (cache off) and cached, over the eval questions."""
+    """Latency of search and ask, cold (cache off) and cached, over the eval questions; with
+    `reference_encoder`, the plain torch + FAISS recipe over the same chunks too (`reference`)."""
     from rag.embedding import load_embedder
 
     factory = embedder_factory or load_embedder
@@ -99,7 +102,13 @@ def run_inprocess(
     cached_runs = [
         stage_run(lambda q: cached_engine.ask(q, top_k=options.top_k), questions) for _ in range(options.runs)
     ]
+    reference = None
+    if reference_encoder is not None:
+        options.log("in-process: the plain torch + FAISS reference")
+        reference_options = ReferenceOptions(runs=options.runs, warmup=options.warmup, top_k=options.top_k)
+        reference = run_reference(engine.data.chunk_vectors, questions, reference_encoder(), reference_options)
     return {
+        "reference": reference,
         "questions": len(questions),
         "top_k": options.top_k,
         "embedder": getattr(engine.embedder, "name", None),

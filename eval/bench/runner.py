@@ -24,6 +24,7 @@ from eval.bench import PARTS
 from eval.bench.http_load import HttpOptions, run_http
 from eval.bench.ingest_rate import IngestOptions, run_ingest
 from eval.bench.inprocess import InprocessOptions, load_questions, run_inprocess
+from eval.bench.reference import QueryEncoder, torch_encoder
 from eval.bench.report import evaluate_targets
 from eval.bench.scale import ScaleOptions
 from rag.protocols import Embedder
@@ -98,8 +99,12 @@ def run_bench(
     options: BenchOptions,
     settings: Settings | None = None,
     embedder_factory: Callable[[Settings], Embedder] | None = None,
+    reference_encoder: Callable[[], QueryEncoder] | None = None,
 ) -> dict[str, Any]:
-    """Run the selected parts; returns the bench.json content (the caller writes and prints it)."""
+    """Run the selected parts; returns the bench.json content (the caller writes and prints it).
+
+    The in-process part also times the plain torch + FAISS reference (`reference_encoder`; by
+    default the real model, unless a custom embedder is being measured)."""
     started = time.perf_counter()
     settings = settings or Settings.from_env(index_dir=options.index)
     options.out.mkdir(parents=True, exist_ok=True)
@@ -132,9 +137,13 @@ def run_bench(
             _part(result, "ingest", ingest_part, options.log)
             embedder = None  # free the model before the other parts load their own
         if "inprocess" in options.parts:
+            reference = reference_encoder or (torch_encoder if embedder_factory is None else None)
             _part(
                 result, "inprocess",
-                lambda: run_inprocess(settings, options.inprocess_options(), embedder_factory), options.log,
+                lambda: run_inprocess(
+                    settings, options.inprocess_options(), embedder_factory, reference_encoder=reference
+                ),
+                options.log,
             )
         if "http" in options.parts:
             if embedder_factory is not None:
