@@ -1,9 +1,10 @@
 """The plain reference, timed on this machine in the same run as our own figures.
 
 Issue 6 compares us with peers measured once, on the machine it was filed on ("our own plain
-torch + FAISS reference: 18.5 ms"). Machines differ by 2x and more (this recipe took 10.5–11.7 ms
-p50 on a later one), so a fixed number says little about the code; the same recipe timed next to
-our figures does. The recipe: sentence-transformers with torch encodes each question alone
+torch + FAISS reference: 18.5 ms"). Machines differ (on a later one this recipe took 10.5–11.7 ms
+p50 alone and 16–17 ms inside `rag bench`; our int8 query encoder 5.9–7.9 ms on one machine and
+3.2–3.5 ms on another), so a fixed number says little about the code; the same recipe timed next
+to our figures does. The recipe: sentence-transformers with torch encodes each question alone
 (`normalize_embeddings=True`), and an exact FAISS inner-product index over the seed index's own
 chunk vectors returns the top k. No hybrid retrieval, no answer: the least a user would run.
 """
@@ -49,14 +50,18 @@ def run_reference(
         raise ValueError("the reference needs at least one question")
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    for question in questions[: options.warmup]:  # first-call costs (lazy init, allocator) off the clock
+
+    def search(question: str) -> None:
         index.search(np.asarray(encode(question), dtype=np.float32).reshape(1, -1), options.top_k)
+
+    for question in questions[: options.warmup]:  # first-call costs (lazy init, allocator) off the clock
+        search(question)
     runs = []
     for _ in range(options.runs):
         samples = []
         for question in questions:
             t = time.perf_counter()
-            index.search(np.asarray(encode(question), dtype=np.float32).reshape(1, -1), options.top_k)
+            search(question)
             samples.append((time.perf_counter() - t) * 1000)
         runs.append(percentiles(samples))
     return {

@@ -66,11 +66,12 @@ class ExtractiveComposer:
             if not candidates or candidates[0].score < self.config.abstain_threshold:
                 return self.abstain(question, hits, "low_support", confidence)
             confidence = candidates[0].score
+        further: Callable[[Candidate], bool] | None = None
         if kind in GATED_TYPES:
             # A further quote without the kind of figure asked for only restates the topic
             # (eval: tune citation precision 0.776 -> 0.783, nothing else moved on either split).
-            candidates = candidates[:1] + [c for c in candidates[1:] if self._holds(c, kind, counted)]
-        chosen = [c for c in self._select(candidates) if self._verbatim(c)]
+            further = lambda c: self._holds(c, kind, counted)  # noqa: E731
+        chosen = [c for c in self._select(candidates, further) if self._verbatim(c)]
         if not chosen:
             return self.abstain(question, hits, "low_support", confidence)
         citations = tuple(
@@ -147,9 +148,15 @@ class ExtractiveComposer:
             and self._holds(c, kind, counted)
         ]
 
-    def _select(self, candidates: list[Candidate]) -> list[Candidate]:
+    def _select(
+        self, candidates: list[Candidate], further: Callable[[Candidate], bool] | None = None
+    ) -> list[Candidate]:
+        """The best candidate, then by MMR those within the margin (and passing `further`, checked
+        only for those: the rest would not be quoted anyway)."""
         floor = candidates[0].score - self.config.sentence_margin
-        pool = [c for c in candidates if c.score >= floor]
+        pool = candidates[:1] + [
+            c for c in candidates[1:] if c.score >= floor and (further is None or further(c))
+        ]
         vectors = np.asarray(self.sentences.data.sentence_vectors[[c.row for c in pool]])
         chosen: list[int] = []
         while pool and len(chosen) < self.config.max_sentences:
