@@ -180,6 +180,9 @@ def test_the_unknown_name_rule_can_be_switched_off(tmp_path) -> None:
         # The sentence names the counted thing's word, but counts something else next to it.
         ("Police seized 17 truckloads of counterfeit Acme widgets in Leeds. Acme Corp is a family firm.",
          "How many of the Acme widget counterfeiters were convicted in Leeds?"),
+        # A change, but of something else than the quantity asked about.
+        ("Acme Corp sold 100 widgets in Leeds this year. This marked a 60% increase on last year.",
+         "What did the Acme Corp share price do after the Leeds widget sale?"),
     ],
 )
 def test_a_figure_of_the_wrong_kind_is_not_an_answer(tmp_path, text: str, question: str) -> None:
@@ -249,6 +252,13 @@ def test_the_next_sentence_may_answer_when_the_best_one_only_names_the_subject(t
     answer = _one_document_engine(tmp_path, text).ask("How many shops does the Leeds widget maker Acme Corp have?")
     assert not answer.abstained
     assert [c.text for c in answer.citations] == ["Today it has 40 shops in the north."]
+
+
+def test_a_change_is_answered_with_what_it_measures_named_in_the_sentence_before(tmp_path) -> None:
+    text = "Acme Corp took 100 widget orders in Leeds this year. This marked a 60% increase on last year."
+    answer = _one_document_engine(tmp_path, text).ask("By how much did Acme Corp's Leeds widget orders grow?")
+    assert not answer.abstained
+    assert "60% increase" in answer.answer
 
 
 def test_a_figure_two_sentences_away_does_not_answer(tmp_path) -> None:

@@ -2,7 +2,15 @@
 
 import pytest
 
-from rag.answer.answer_type import ANSWER_KINDS, counted_nouns, counts, expected_type, has_type, sentence_kinds
+from rag.answer.answer_type import (
+    ANSWER_KINDS,
+    counted_nouns,
+    counts,
+    expected_type,
+    has_type,
+    measured_terms,
+    sentence_kinds,
+)
 from rag.answer.names import unknown_names
 from rag.retrieval.lexical import BM25Index
 
@@ -21,6 +29,11 @@ from rag.retrieval.lexical import BM25Index
         ("By how much did revenue grow last year?", "change"),
         ("How much did orders in the one-day sale grow compared with a year earlier?", "change"),
         ("By how much did the shares beat the forecast?", "change"),
+        ("What did JD.com's share price do after its June sale?", "change"),
+        ("What happened to Alibaba's sales after the fine?", "change"),
+        ("How did the brand's revenue change between 2016 and 2017?", "change"),
+        ("What happened to Alibaba's membership of the alliance?", None),
+        ("What did Alibaba do with its sales data?", None),
         ("How much of the group's revenue came from abroad?", "number"),
         ("How long after the fine did the central bank act?", "duration"),
         ("How long does the Nestlé campaign run?", "duration"),
@@ -177,3 +190,16 @@ def test_a_byline_is_an_author_answer(sentence: str, byline: bool) -> None:
 )
 def test_what_answers_a_question_about_a_change(sentence: str, change: bool) -> None:
     assert has_type(sentence, "change") is change
+
+
+@pytest.mark.parametrize(
+    ("question", "measured"),
+    [
+        ("What did JD.com's share price do after its June sale?", {"share", "price"}),
+        ("How much did orders in the one-day sale grow?", {"order"}),
+        ("By how much did the company grow last year?", set()),  # names no quantity
+        ("How many orders did the sale take?", set()),  # a count, not a change
+    ],
+)
+def test_what_a_change_question_measures(question: str, measured: set[str]) -> None:
+    assert measured_terms(question) == measured

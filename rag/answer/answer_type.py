@@ -61,6 +61,20 @@ _CHANGE_Q = re.compile(
     r"declined|jump|jumped|surge|surged|climb|climbed|shrink|shrank|shrunk)\b",
     re.IGNORECASE,
 )
+# What a change is of: "What did JD.com's share price do after…?", "What happened to X's sales?",
+# "How did X's revenue change?" ask for a change without a verb of growth; and a change in one
+# thing is no answer about another ("a 60% increase" in orders says nothing of the share price).
+_QUANTITY = (
+    r"(share price|stock price|shares|stock|sales|revenues?|profits?|earnings|orders|valuation|market (value|share)|"
+    r"turnover|gmv|takings|exports|spending|users|customers)"
+)
+_CHANGE_OF_Q = re.compile(
+    rf"^\s*(what (did|has|have|had) [^?]*?\b{_QUANTITY}\b[^?]*?\b(do|done)\b|what happened to [^?]*?\b{_QUANTITY}\b|"
+    rf"how (did|has|have|had) [^?]*?\b{_QUANTITY}\b[^?]*?\b(change|changed|react|reacted|perform|performed|move|"
+    rf"moved|fare|fared)\b)",
+    re.IGNORECASE,
+)
+_QUANTITY_WORDS = re.compile(rf"\b{_QUANTITY}\b", re.IGNORECASE)
 _DATE_Q = re.compile(
     r"^\s*(when\b|((in|on|over|during|from|since|until|by|at|between) )?(what|which) (year|date|month|day|decade|"
     r"period))",
@@ -188,6 +202,15 @@ def counts(sentence: str, nouns: frozenset[str]) -> bool:
     return False
 
 
+def measured_terms(question: str) -> frozenset[str]:
+    """What a change question measures, as content terms ("What did JD.com's share price do…?" →
+    {"share", "price"}); empty when it names none of the usual quantities (sales, revenue, orders,
+    share price, users…) or asks for no change."""
+    if expected_type(question) != "change":
+        return frozenset()
+    return frozenset(t for match in _QUANTITY_WORDS.finditer(question) for t in terms(match.group()))
+
+
 def expected_type(question: str) -> str | None:
     if _DATE_Q.search(question):
         return "date"
@@ -197,6 +220,8 @@ def expected_type(question: str) -> str | None:
         return "count"
     if _SHARE_Q.search(question):
         return "share"
+    if _CHANGE_OF_Q.search(question):
+        return "change"
     if _NUMBER_Q.search(question) or _FIGURE_Q.search(question):
         if _CHANGE_Q.search(question):
             return "change"

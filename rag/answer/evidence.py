@@ -56,6 +56,12 @@ class SentenceIndex:
             cached = self._terms[row] = frozenset(terms(self.data.sentences[row].text))
         return cached
 
+    def previous(self, row: int) -> int | None:
+        """The row of the sentence before this one in the same document, if any."""
+        if row <= 0 or self.data.sentences[row - 1].doc_id != self.data.sentences[row].doc_id:
+            return None
+        return row - 1
+
     def kinds(self, row: int) -> frozenset[str]:
         """Kinds of answer a sentence holds (`answer_type.sentence_kinds`), computed once."""
         cached = self._kinds.get(row)
