@@ -283,3 +283,38 @@ def test_who_wrote_an_article_without_a_byline_abstains(tmp_path) -> None:
         "Who wrote the piece about Acme Corp widgets made in Leeds?"
     )
     assert answer.abstained and answer.reason == "low_support"
+
+
+DECK = (
+    "From new widget colours to faster shipping and lower prices, these are the major trends at the Leeds "
+    "widget fair run by Acme Corp\n\n"
+    "Acme Corp widgets are painted blue in Leeds by a family firm."
+)
+
+
+def test_a_standfirst_is_not_quoted_as_an_answer(tmp_path) -> None:
+    answer = _one_document_engine(tmp_path, DECK).ask("What are the major trends at the Acme Corp Leeds widget fair?")
+    assert not answer.abstained
+    assert [c.text for c in answer.citations] == ["Acme Corp widgets are painted blue in Leeds by a family firm."]
+
+
+def test_a_standfirst_holding_the_figure_asked_for_may_answer(tmp_path) -> None:
+    text = (
+        "Acme Corp once again stole the headlines last month as sales at its Leeds widget fair reached $17 "
+        "million on the opening day of the fair\n\n"
+        "Acme Corp widgets are painted blue in Leeds by a family firm."
+    )
+    answer = _one_document_engine(tmp_path, text).ask("How much did Acme Corp sell at its Leeds widget fair?")
+    assert not answer.abstained
+    assert "$17 million" in answer.answer
+
+
+def test_a_syndication_note_is_never_quoted(tmp_path) -> None:
+    text = (
+        "Acme Corp widgets are painted blue in Leeds by a family firm. This article was originally published "
+        "by our partner as “Acme Corp widget fair in Leeds sets the trends for widgets next year”."
+    )
+    engine = _one_document_engine(tmp_path, text, sentence_margin=1.0)
+    answer = engine.ask("What trends does the Acme Corp widget fair set?")
+    assert not answer.abstained
+    assert all("originally published" not in c.text for c in answer.citations)

@@ -7,6 +7,7 @@ over the sentences inside the retrieved passages, plus a term overlap.
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -21,9 +22,27 @@ from rag.types import Hit, Sentence
 _SENTENCE_END = ("." , "!", "?", "…", '"', "”", "’", "'", ")")
 
 
+# Where an article says it came from: never an answer, however many of the question's words its
+# quoted title repeats.
+_SYNDICATION = re.compile(
+    r"^\W*(this (article|story|post|piece) (was|is|has been) (originally |first )?(published|posted)|"
+    r"(originally|first) (published|posted)|(source|read more|related|related articles?|see also)\s*:)",
+    re.IGNORECASE,
+)
+
+
 def is_heading_like(text: str) -> bool:
-    """A short line without closing punctuation: a headline or subheading, not a statement."""
+    """A short line without closing punctuation (a headline or subheading) or a syndication note:
+    not a statement."""
+    if _SYNDICATION.match(text):
+        return True
     return not text.rstrip().endswith(_SENTENCE_END) and len(text.split()) < 16
+
+
+def is_deck(text: str) -> bool:
+    """A long line without closing punctuation: the standfirst under a headline or a caption, not a
+    statement."""
+    return not text.rstrip().endswith(_SENTENCE_END) and len(text.split()) >= 16
 
 
 @dataclass(frozen=True)
@@ -34,6 +53,7 @@ class Candidate:
     score: float  # evidence score used for selection and abstention
     cosine: float
     heading: bool  # headings support retrieval but are not quoted as answers
+    deck: bool  # standfirsts and captions are quoted only for a figure (`ExtractiveComposer`)
 
 
 class SentenceIndex:
@@ -121,6 +141,10 @@ def score_candidates(
         )
         if config.answer_type_bonus and kind in sentences.kinds(row):
             score += config.answer_type_bonus
-        candidates.append(Candidate(row, sentence, seen[row], score, cosine, is_heading_like(sentence.text)))
+        candidates.append(
+            Candidate(
+                row, sentence, seen[row], score, cosine, is_heading_like(sentence.text), is_deck(sentence.text)
+            )
+        )
     candidates.sort(key=lambda c: (-c.score, c.row))
     return candidates

@@ -50,12 +50,12 @@ class ExtractiveComposer:
         if unknown:
             return self.abstain(question, hits, "no_relevant_passage", missing_names=unknown)
         scored = score_candidates(question, query_vector, hits, self.sentences, self.config, self.idf)
-        candidates = self._about_asked_years(question, [c for c in scored if not c.heading])
+        kind = expected_type(question) if self.config.require_answer_type else None
+        candidates = self._about_asked_years(question, [c for c in scored if self._quotable(c, kind)])
         confidence = candidates[0].score if candidates else 0.0
         if not candidates or confidence < self.config.abstain_threshold:
             reason = "low_support" if candidates else "no_relevant_passage"
             return self.abstain(question, hits, reason, confidence)
-        kind = expected_type(question) if self.config.require_answer_type else None
         subject = counted_nouns(question) if kind == "count" else measured_terms(question)
         if kind == "author":
             candidates = self._byline(hits[0].doc_id, scored)
@@ -119,6 +119,16 @@ class ExtractiveComposer:
         if not years:
             return candidates
         return [c for c in candidates if speaks_of(c.sentence.text, c.hit.published, years)]
+
+    def _quotable(self, candidate: Candidate, kind: str | None) -> bool:
+        # Headings are not statements. A standfirst sums up its whole article, so it resembles
+        # many questions and answers few ("…these are the major trends from the 2022 Singles' Day
+        # shopping festival"); it may still hold the figure asked for ("…sales reached $17.79
+        # billion during singles' day sale, on November 11th"). (Eval: tune accuracy 0.900 ->
+        # 0.911, citation precision 0.783 -> 0.790 tune, 0.750 -> 0.780 held-out.)
+        if candidate.heading:
+            return False
+        return not candidate.deck or (kind in GATED_TYPES and kind in self.sentences.kinds(candidate.row))
 
     def _holds(self, candidate: Candidate, kind: str, subject: frozenset[str]) -> bool:
         """Whether a sentence holds the kind of answer asked for, of the thing asked about: a count
