@@ -318,3 +318,24 @@ def test_a_syndication_note_is_never_quoted(tmp_path) -> None:
     answer = engine.ask("What trends does the Acme Corp widget fair set?")
     assert not answer.abstained
     assert all("originally published" not in c.text for c in answer.citations)
+
+
+def test_a_sentence_borrows_part_of_its_term_overlap_from_the_one_before(tmp_path) -> None:
+    from rag.answer.evidence import score_candidates
+
+    text = "Acme Corp widgets sell well across Europe. In Leeds, however, sales are weak."
+    engine = _one_document_engine(tmp_path, text)
+    question = "How do Acme Corp widgets sell in Leeds?"
+    vector = engine.embedder.embed_query(question)
+    hits = engine.retriever.retrieve(question, vector, 5)
+    composer = engine.extractive
+
+    def scores(context_weight: float) -> dict[str, float]:
+        config = replace(composer.config, context_weight=context_weight)
+        candidates = score_candidates(question, vector, hits, composer.sentences, config, composer.idf)
+        return {c.sentence.text: c.score for c in candidates}
+
+    alone, with_context = scores(0.0), scores(0.3)
+    elliptical, first = "In Leeds, however, sales are weak.", "Acme Corp widgets sell well across Europe."
+    assert with_context[elliptical] > alone[elliptical]
+    assert with_context[first] == pytest.approx(alone[first])  # the article's first sentence has no context

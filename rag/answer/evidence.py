@@ -115,6 +115,7 @@ def score_candidates(
 
     Term overlap is the share of the question's terms a sentence contains, each weighted by `idf`
     (the engine passes BM25's, so rare, specific words count for more); unweighted without it.
+    A `config.context_weight` part of it is counted over the sentence and the one before it.
     """
     seen: dict[int, Hit] = {}
     for hit in hits:
@@ -132,6 +133,12 @@ def score_candidates(
         sentence = sentences.data.sentences[row]
         sentence_terms = sentences.terms(row)
         overlap = sum(w for t, w in weights.items() if t in sentence_terms) / total_weight if total_weight else 0.0
+        if config.context_weight and total_weight:
+            previous = sentences.previous(row)
+            if previous is not None:
+                context_terms = sentence_terms | sentences.terms(previous)
+                in_context = sum(w for t, w in weights.items() if t in context_terms) / total_weight
+                overlap = (1 - config.context_weight) * overlap + config.context_weight * in_context
         cosine = float(cosine) if np.isfinite(cosine) else 0.0
         passage = seen[row].score
         score = (
