@@ -33,6 +33,10 @@ from rag.retrieval.lexical import BM25Index
         ("What happened to Alibaba's sales after the fine?", "change"),
         ("How did the brand's revenue change between 2016 and 2017?", "change"),
         ("What happened to Alibaba's membership of the alliance?", None),
+        # A leading clause that sets the scope is not where the question is asked.
+        ("Including live-streaming e-commerce, how large was the GMV in 2022?", "money"),
+        ("By March 2018, how many years in a row had Taobao been on the list?", "count"),
+        ("Which British brands launched on Tmall, and when?", None),
         ("What did Alibaba do with its sales data?", None),
         ("How much of the group's revenue came from abroad?", "number"),
         ("How long after the fine did the central bank act?", "duration"),
@@ -106,6 +110,7 @@ def test_a_span_of_time_answers_how_long(sentence: str, held: bool) -> None:
         ("How many Nestlé's businesses closed?", {"business"}),  # a possessive is not the counted noun
         ("How many people work there?", {"people", "work"}),  # no plural in -s: every word counts
         ("How many were there?", set()),
+        ("By March 2018, how many years in a row had Taobao been on the list?", {"year"}),
         ("What share of shoppers buy online?", set()),
     ],
 )
@@ -122,6 +127,9 @@ def test_what_a_count_question_counts(question: str, counted: set[str]) -> None:
         ("Police took 17 truckloads of counterfeit toys.", {"counterfeiter"}, False),  # a word, not the noun
         ("The 40 shops employ staff from the city of Leeds and its many surrounding villages.", {"village"}, False),
         ("Arrests were made after the raid.", {"arrest"}, False),  # the noun, but no figure
+        ("Taobao is on the list for the second year running.", {"year"}, True),  # an ordinal of time
+        ("The brand sold online for the first time.", {"time"}, False),  # "first" counts nothing
+        ("The shop stands on 42nd Street.", {"street"}, False),  # an ordinal, not a count
     ],
 )
 def test_a_count_must_stand_next_to_what_it_counts(sentence: str, nouns: set[str], held: bool) -> None:

@@ -13,7 +13,8 @@ a sentence that answers "How many orders…?" only with "18% more sales than in 
 topic without the count, and a share question answered by a bare count is as wrong. A count is
 also of something: "How many shoppers took part…?" is not answered by "130 ecommerce sites joined",
 nor "How many counterfeiters were convicted?" by "17 truckloads of counterfeit toys", so the figure
-must stand next to the noun the question counts (`counted_nouns`, `counts`).
+must stand next to the noun the question counts (`counted_nouns`, `counts`). A clause that only
+sets the scope ("By March 2018, how many years…?") is skipped before the kind is read (`main_clause`).
 """
 
 from __future__ import annotations
@@ -103,9 +104,15 @@ _NUMBER_WORDS = (
     r"thousand|million|billion|trillion|dozen|dozens|hundreds|thousands|millions"
 )
 # A count: a figure that is neither a share ("25%", "71 percent") nor a bare year ("in 2016").
+# "For the second year running" counts years ("How many years in a row…?"); "first" is left out,
+# as "for the first time" counts nothing.
+_ORDINAL_OF_TIME = (
+    r"\b(second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|\d+(nd|rd|th))"
+    r"(?=[- ]((straight|consecutive|successive) )?(years?|times?|months?|weeks?|days?|seasons?|editions?)\b)"
+)
 _COUNT = re.compile(
-    rf"(?<![\w.,])(?!(1[89]|20)\d\d(?!\d|[,.]\d))\d(\d|[,.]\d)*+(?!\s*(%|percent\b|per cent\b))|"
-    rf"(?<!in )(?<!out of )\b({_NUMBER_WORDS})\b(?!\s*(percent\b|per cent\b|in (ten|\d)))",
+    rf"(?<![\w.,])(?!(1[89]|20)\d\d(?!\d|[,.]\d))\d(\d|[,.]\d)*+(?!\s*(%|percent\b|per cent\b|nd\b|rd\b|th\b))|"
+    rf"(?<!in )(?<!out of )\b({_NUMBER_WORDS})\b(?!\s*(percent\b|per cent\b|in (ten|\d)))|{_ORDINAL_OF_TIME}",
     re.IGNORECASE,
 )
 _SHARE = re.compile(
@@ -143,6 +150,12 @@ _COUNTED = re.compile(
     r"during|after|before|per|through|with|across|since|between|over|under)\b|[?,;:]|$)",
     re.IGNORECASE,
 )
+# A scope-setting clause before the question proper: "By March 2018, how many years…?".
+_LEAD_IN = re.compile(
+    r"^\s*(?!(how|what|which|when|who|whom|whose|where|why)\b)[^,?]{3,80},\s*"
+    r"(?=(how|what|which|when|who|whom|whose|where|why|by how|(in|on|over|from|since|during) (what|which))\b)",
+    re.IGNORECASE,
+)
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 _COORDINATION = re.compile(r"\s+(?:and|or)\s+|\s*/\s*", re.IGNORECASE)
 # How far from a figure the counted noun may stand: "600,000 fake Peppa Pig products",
@@ -178,7 +191,7 @@ def counted_nouns(question: str) -> frozenset[str]:
     Empty for any other question, or when nothing is named ("How many were there?"). Singular
     forms, not stems: "counterfeiters" are people, "counterfeit" goods are not.
     """
-    match = _COUNTED.match(question)
+    match = _COUNTED.match(main_clause(question))
     if not match:
         return frozenset()
     nouns: set[str] = set()
@@ -211,7 +224,15 @@ def measured_terms(question: str) -> frozenset[str]:
     return frozenset(t for match in _QUANTITY_WORDS.finditer(question) for t in terms(match.group()))
 
 
+def main_clause(question: str) -> str:
+    """The question without a leading clause that only sets its scope ("Including live-streaming
+    e-commerce, how large was…?" → "how large was…?"), so that its kind is read where it is asked."""
+    lead_in = _LEAD_IN.match(question)
+    return question[lead_in.end() :] if lead_in else question
+
+
 def expected_type(question: str) -> str | None:
+    question = main_clause(question)
     if _DATE_Q.search(question):
         return "date"
     if _DURATION_Q.search(question):
