@@ -339,3 +339,20 @@ def test_a_sentence_borrows_part_of_its_term_overlap_from_the_one_before(tmp_pat
     elliptical, first = "In Leeds, however, sales are weak.", "Acme Corp widgets sell well across Europe."
     assert with_context[elliptical] > alone[elliptical]
     assert with_context[first] == pytest.approx(alone[first])  # the article's first sentence has no context
+
+
+APPS = (
+    "Acme Corp makes widgets in Leeds. Widget making is an old craft. Its makers work long hours. "
+    "The chat app Zapchat is not blocked in Leeds. It is used by most widget "
+    "makers. In Leeds for example, 71 percent of widget makers have the app."
+)
+
+
+def test_a_quote_referring_back_to_another_name_does_not_answer(tmp_path) -> None:
+    engine = _one_document_engine(tmp_path, APPS)
+    answered = engine.ask("What share of widget makers in Leeds have Zapchat?")
+    assert not answered.abstained
+    assert "71 percent" in answered.answer
+    # "the app" is Zapchat: about another app, the same quote says nothing.
+    other = engine.ask("What share of widget makers in Leeds have Acme?")
+    assert other.abstained and other.reason == "low_support"

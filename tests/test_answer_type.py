@@ -11,7 +11,7 @@ from rag.answer.answer_type import (
     measured_terms,
     sentence_kinds,
 )
-from rag.answer.names import unknown_names
+from rag.answer.names import TermSet, refers_back, unknown_names
 from rag.retrieval.lexical import BM25Index
 
 
@@ -211,3 +211,22 @@ def test_what_answers_a_question_about_a_change(sentence: str, change: bool) -> 
 )
 def test_what_a_change_question_measures(question: str, measured: set[str]) -> None:
     assert measured_terms(question) == measured
+
+
+@pytest.mark.parametrize(
+    ("sentence", "refers"),
+    [
+        ("In Hong Kong, 71 percent of mobile internet users have the app.", True),
+        ("It has launched 20 measures to support SMEs.", True),
+        ("The company launched its first Tmall store in 2008.", True),
+        ("WhatsApp is used by 71 percent of mobile internet users in Hong Kong.", False),
+    ],
+)
+def test_a_sentence_that_refers_back_for_its_subject(sentence: str, refers: bool) -> None:
+    assert refers_back(sentence) is refers
+
+
+def test_names_a_quote_and_its_context_never_mention() -> None:
+    context = TermSet({"hong", "kong", "whatsapp", "mobil", "user"})
+    assert unknown_names("What share of Hong Kong's mobile users have WeChat?", context) == ["WeChat"]
+    assert unknown_names("What share of Hong Kong's mobile users have WhatsApp?", context) == []

@@ -1,4 +1,4 @@
-"""Names a question mentions that the indexed documents never do.
+"""Names a question mentions that the indexed documents (or a quote) never do.
 
 "How much was Tencent fined?" over a corpus that never mentions Tencent cannot be answered from
 it, however close the best sentence about another company's fine scores. A capitalised word
@@ -43,3 +43,27 @@ def _known(stem: str, vocabulary: Vocabulary) -> bool:
     if len(stem) <= _MIN_PREFIX:
         return vocabulary.has_prefix(stem)  # short: the stem itself or a longer form of it
     return vocabulary.has_prefix(stem[: max(_MIN_PREFIX, len(stem) - _SUFFIX_SLACK)])
+
+
+class TermSet:
+    """A `Vocabulary` over a handful of terms: what one quote and its context mention."""
+
+    def __init__(self, terms_: frozenset[str] | set[str]) -> None:
+        self.terms = frozenset(terms_)
+
+    def has_prefix(self, prefix: str) -> bool:
+        return any(term.startswith(prefix) for term in self.terms)
+
+
+# A sentence that names its subject only by referring back: "…71 percent of mobile internet users
+# have the app", "It has launched 20 measures…".
+_REFERS_BACK = re.compile(
+    r"\b(the|this|that) (app|company|firm|brand|platform|group|site|service|retailer|label|business)\b|"
+    r"^\W*(it|its|they|their)\b",
+    re.IGNORECASE,
+)
+
+
+def refers_back(sentence: str) -> bool:
+    """Whether the sentence leaves its subject to an earlier one ("the app", "the company", "It …")."""
+    return bool(_REFERS_BACK.search(sentence))
