@@ -132,13 +132,14 @@ def score_candidates(
     for row, cosine in zip(rows, cosines, strict=True):
         sentence = sentences.data.sentences[row]
         sentence_terms = sentences.terms(row)
-        overlap = sum(w for t, w in weights.items() if t in sentence_terms) / total_weight if total_weight else 0.0
+        own = sum(w for t, w in weights.items() if t in sentence_terms)
+        overlap = own / total_weight if total_weight else 0.0
         if config.context_weight and total_weight:
             previous = sentences.previous(row)
             if previous is not None:
-                context_terms = sentence_terms | sentences.terms(previous)
-                in_context = sum(w for t, w in weights.items() if t in context_terms) / total_weight
-                overlap = (1 - config.context_weight) * overlap + config.context_weight * in_context
+                previous_terms = sentences.terms(previous)
+                borrowed = sum(w for t, w in weights.items() if t not in sentence_terms and t in previous_terms)
+                overlap += config.context_weight * borrowed / total_weight
         cosine = float(cosine) if np.isfinite(cosine) else 0.0
         passage = seen[row].score
         score = (
