@@ -356,3 +356,11 @@ def test_a_quote_referring_back_to_another_name_does_not_answer(tmp_path) -> Non
     # "the app" is Zapchat: about another app, the same quote says nothing.
     other = engine.ask("What share of widget makers in Leeds have Acme?")
     assert other.abstained and other.reason == "low_support"
+
+
+def test_a_question_about_several_years_quotes_each_year_in_order(tmp_path) -> None:
+    engine = _engine(tmp_path, WIDGET_SALES_BY_YEAR)
+    answer = engine.ask("How much did Acme Corp widget sales in Leeds reach in 2016 and 2017?")
+    assert not answer.abstained
+    assert [c.doc_id for c in answer.citations] == ["acme-2016", "acme-2017"]
+    assert "$10 billion" in answer.answer and "$12 billion" in answer.answer

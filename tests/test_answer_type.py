@@ -26,6 +26,7 @@ from rag.retrieval.lexical import BM25Index
         ("How much was the company fined by the regulator?", "money"),
         ("What is Acme's current market capitalisation?", "money"),
         ("What was Taobao's gross merchandise volume in 2016?", "money"),
+        ("What Singles' Day sales figures were reported for 2016 and 2017?", "money"),
         ("By how much did revenue grow last year?", "change"),
         ("How much did orders in the one-day sale grow compared with a year earlier?", "change"),
         ("By how much did the shares beat the forecast?", "change"),

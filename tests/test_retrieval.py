@@ -116,3 +116,25 @@ def test_an_empty_index_answers_with_no_hits(tmp_path: Path) -> None:
     engine = RagEngine.open(settings, embedder=HashingEmbedder())
     assert engine.search("anything at all about silk", k=5).hits  # one chunk, found by dense
     assert engine.search("Tea", k=5, filters=Filters(published_from="2020-01-01")).hits == ()
+
+
+def test_a_question_naming_several_years_finds_an_article_from_each(tmp_path: Path) -> None:
+    # Three close matches from 2017 and a weaker one from 2016: with k=2 the year boost alone
+    # returns two 2017 articles; each year's best must lead instead.
+    endings = ["broke records after the festival.", "beat every forecast made by analysts.",
+               "rose again as shoppers crowded online."]
+    records = [
+        {"id": f"a{i}", "title": "Singles Day sales", "published": "2017-11-12",
+         "text": f"Singles Day sales figures at Alibaba {ending}"}
+        for i, ending in enumerate(endings)
+    ]
+    records.append({"id": "old", "title": "Retail", "published": "2016-11-12",
+                    "text": "Shoppers were busy in November."})
+    path = tmp_path / "years.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    settings = Settings(index_dir=tmp_path / "index")
+    ingest([path], settings, embedder=HashingEmbedder())
+    engine = RagEngine.open(settings, embedder=HashingEmbedder())
+    question = "What were the Singles Day sales figures at Alibaba in 2016 and 2017?"
+    years = [h.published[:4] for h in engine.search(question, k=2).hits]
+    assert sorted(years) == ["2016", "2017"]

@@ -39,7 +39,9 @@ _FIGURE_Q = re.compile(
     r"^\s*what (is|was|are|were) [\w&.'’ -]*?\b((current|total|annual|latest|estimated|reported|overall|combined|"
     r"expected) )*(market (capitali[sz]ation|cap|value)|valuation|revenues?|turnover|profits?|net income|earnings|"
     r"gmv|gross merchandise (value|volume)|sales|share price|stock price)\b(?! (strategy|model|team|channel|"
-    r"platform|growth|pitch))",
+    r"platform|growth|pitch))|"
+    # "What Singles' Day sales figures were reported…?": the figures themselves.
+    r"^\s*what [\w&.'’ -]*?\b(revenues?|turnover|profits?|earnings|gmv|sales|takings) (figures?|numbers|totals?)\b",
     re.IGNORECASE,
 )
 # A number question about money ("How much revenue…", "How much was X fined…") wants an amount

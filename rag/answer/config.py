@@ -72,6 +72,9 @@ class AnswerConfig:
     rrf_k: int = 60
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
+    # A question about several years quotes the best sentence about each that comes within this
+    # much of the threshold (`ExtractiveComposer._each_year`).
+    year_slack: float = 0.1
     # Boost for chunks published in a year the question names.
     year_boost: float = 1.5
     # Hits whose term sets overlap at least this much are one passage (syndicated copies).

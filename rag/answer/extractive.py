@@ -60,6 +60,12 @@ class ExtractiveComposer:
             reason = "low_support" if candidates else "no_relevant_passage"
             return self.abstain(question, hits, reason, confidence)
         subject = counted_nouns(question) if kind == "count" else measured_terms(question)
+        years = named_years(question) if self.config.require_asked_year else frozenset()
+        if len(years) > 1 and kind != "author":
+            chosen = [c for c in self._each_year(candidates, years, kind, subject) if self._verbatim(c)]
+            if not chosen:
+                return self.abstain(question, hits, "low_support", confidence)
+            return self._answer(question, chosen, confidence)
         if kind == "author":
             candidates = self._byline(hits[0].doc_id, scored)
             if not candidates:
@@ -79,6 +85,9 @@ class ExtractiveComposer:
         chosen = [c for c in self._select(candidates, further) if self._verbatim(c)]
         if not chosen:
             return self.abstain(question, hits, "low_support", confidence)
+        return self._answer(question, chosen, confidence)
+
+    def _answer(self, question: str, chosen: Sequence[Candidate], confidence: float) -> Answer:
         citations = tuple(
             Citation(
                 n=n, doc_id=c.sentence.doc_id, chunk_id=c.hit.chunk_id, title=c.hit.title, url=c.hit.url,
@@ -168,6 +177,25 @@ class ExtractiveComposer:
         if previous is not None:
             context |= self.sentences.terms(previous)
         return bool(subject & context)
+
+    def _each_year(
+        self, candidates: list[Candidate], years: frozenset[int], kind: str | None, subject: frozenset[str]
+    ) -> list[Candidate]:
+        # "What were the sales in 2016 and 2017?" is answered year by year: the best quote about
+        # each year asked about (holding the kind of figure asked for, if any), in year order. A
+        # year's best quote scores lower than a one-year question's would, as half the question is
+        # about another year, so it needs only come within `year_slack` of the threshold. (Eval, with
+        # each year's best passage leading retrieval: tune accuracy 0.922 -> 0.933, citation precision
+        # 0.825 -> 0.846; a slack of 0.05 to 0.3 gives the same, none declines one more answerable.)
+        floor = self.config.abstain_threshold - self.config.year_slack
+        picks = []
+        for year in sorted(years):
+            about = [c for c in candidates if speaks_of(c.sentence.text, c.hit.published, frozenset({year}))]
+            if kind in GATED_TYPES:
+                about = [c for c in about if self._holds(c, kind, subject)]
+            if about and about[0].score >= floor and about[0] not in picks:
+                picks.append(about[0])
+        return picks[: self.config.max_sentences + 1]
 
     def _byline(self, doc_id: str, scored: list[Candidate]) -> list[Candidate]:
         # "Who wrote …?": whether the best article is the one asked about is the evidence's job

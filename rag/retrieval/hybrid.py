@@ -55,7 +55,17 @@ class HybridRetriever:
             (row, score * (self.config.year_boost if self._chunk_year[row] in years else 1.0))
             for row, score in fused
         ]
-        return sorted(boosted, key=lambda pair: (-pair[1], pair[0]))
+        ranked = sorted(boosted, key=lambda pair: (-pair[1], pair[0]))
+        if len(years) < 2:
+            return ranked
+        # "…between 2016 and 2017?": the best passage of each year asked about leads, so that one
+        # year's articles cannot crowd out the other's.
+        leaders: dict[int, tuple[int, float]] = {}
+        for row, score in ranked:
+            leaders.setdefault(int(self._chunk_year[row]), (row, score))
+        first = [leaders[year] for year in sorted(years) if year in leaders]
+        lead_rows = {row for row, _ in first}
+        return sorted(first, key=lambda pair: (-pair[1], pair[0])) + [p for p in ranked if p[0] not in lead_rows]
 
     def _hits(
         self, fused: list[tuple[int, float]], dense: dict[int, float], query_vector: np.ndarray, k: int
