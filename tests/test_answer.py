@@ -262,8 +262,27 @@ def test_a_change_is_answered_with_what_it_measures_named_in_the_sentence_before
 
 
 def test_a_figure_two_sentences_away_does_not_answer(tmp_path) -> None:
-    text = "Acme Corp is a widget maker in Leeds. It is a family firm. Today it has 40 shops in the north."
-    answer = _one_document_engine(tmp_path, text).ask("How many shops does the Leeds widget maker Acme Corp have?")
+    text = "Acme Corp is a widget maker in Leeds. It is a family firm. Today it makes £40 million a year."
+    answer = _one_document_engine(tmp_path, text).ask("How much revenue does the Leeds widget maker Acme Corp make?")
+    assert answer.abstained and answer.reason == "low_support"
+
+
+def test_a_count_of_the_thing_asked_about_anywhere_in_the_best_article_may_answer(tmp_path) -> None:
+    text = (
+        "Police raided an Acme Corp widget factory in Leeds. The raid took months to plan. Officers praised "
+        "the team. The raid has led to 24 arrests so far."
+    )
+    answer = _one_document_engine(tmp_path, text).ask("How many arrests followed the Acme Corp raid in Leeds?")
+    assert not answer.abstained
+    assert [c.text for c in answer.citations] == ["The raid has led to 24 arrests so far."]
+
+
+def test_a_count_far_from_the_best_sentence_must_still_be_about_the_names_asked(tmp_path) -> None:
+    text = (
+        "Acme Corp makes widgets in Leeds. Widget making is an old craft. Makers work long hours. "
+        "Bolt Ltd sells gadgets in York. Today, it has about 40 shops."
+    )
+    answer = _one_document_engine(tmp_path, text).ask("How many shops does Acme Corp have in Leeds?")
     assert answer.abstained and answer.reason == "low_support"
 
 

@@ -131,6 +131,7 @@ def test_what_a_count_question_counts(question: str, counted: set[str]) -> None:
         ("Taobao is on the list for the second year running.", {"year"}, True),  # an ordinal of time
         ("The brand sold online for the first time.", {"time"}, False),  # "first" counts nothing
         ("The shop stands on 42nd Street.", {"street"}, False),  # an ordinal, not a count
+        ("Retailers hold one-day sales in order to lift business.", {"order"}, False),  # a set phrase
     ],
 )
 def test_a_count_must_stand_next_to_what_it_counts(sentence: str, nouns: set[str], held: bool) -> None:
@@ -220,6 +221,7 @@ def test_what_a_change_question_measures(question: str, measured: set[str]) -> N
         ("In Hong Kong, 71 percent of mobile internet users have the app.", True),
         ("It has launched 20 measures to support SMEs.", True),
         ("The company launched its first Tmall store in 2008.", True),
+        ("Today, it has about 130,000 customers in China.", True),
         ("WhatsApp is used by 71 percent of mobile internet users in Hong Kong.", False),
     ],
 )

@@ -166,6 +166,10 @@ _WORDS_AFTER_FIGURE = 5
 _WORDS_BEFORE_FIGURE = 3
 
 
+# Set phrases whose noun is no thing counted: "sales in order to generate business" holds no orders.
+_NOT_A_NOUN = re.compile(r"\bin order (?=to|for|that)\b", re.IGNORECASE)
+
+
 def _singular(word: str) -> str:
     word = word.lower()
     if word.endswith("ies") and len(word) > 4:
@@ -208,6 +212,7 @@ def counts(sentence: str, nouns: frozenset[str]) -> bool:
     """Whether the sentence counts one of `nouns`: a count figure with the noun a few words after
     it ("24 arrests", "100 million monthly active users") or just before ("orders reached 100
     million"). "17 truckloads of counterfeit toothbrushes" does not count counterfeiters."""
+    sentence = _NOT_A_NOUN.sub(lambda m: " " * len(m.group()), sentence)  # keep offsets
     words = [(m.start(), _singular(m.group())) for m in _WORD.finditer(sentence)]
     for figure in _COUNT.finditer(sentence):
         after = [w for at, w in words if at >= figure.end()][:_WORDS_AFTER_FIGURE]

@@ -56,10 +56,10 @@ class TermSet:
 
 
 # A sentence that names its subject only by referring back: "…71 percent of mobile internet users
-# have the app", "It has launched 20 measures…".
+# have the app", "It has launched 20 measures…", "Today, it has about 130,000 customers".
 _REFERS_BACK = re.compile(
     r"\b(the|this|that) (app|company|firm|brand|platform|group|site|service|retailer|label|business)\b|"
-    r"^\W*(it|its|they|their)\b",
+    r"^\W*(\w+,\s*)?(it|its|they|their)\b",
     re.IGNORECASE,
 )
 
