@@ -82,6 +82,17 @@ class SentenceIndex:
             return None
         return row - 1
 
+    def terms_with_preceding(self, row: int, count: int) -> frozenset[str]:
+        """Terms of a sentence and the `count` sentences before it in the same document."""
+        collected = self.terms(row)
+        for _ in range(count):
+            previous = self.previous(row)
+            if previous is None:
+                break
+            collected |= self.terms(previous)
+            row = previous
+        return collected
+
     def kinds(self, row: int) -> frozenset[str]:
         """Kinds of answer a sentence holds (`answer_type.sentence_kinds`), computed once."""
         cached = self._kinds.get(row)
