@@ -164,8 +164,6 @@ _COORDINATION = re.compile(r"\s+(?:and|or)\s+|\s*/\s*", re.IGNORECASE)
 # "100 million monthly active users" (after); "orders reached 100 million" (before).
 _WORDS_AFTER_FIGURE = 5
 _WORDS_BEFORE_FIGURE = 3
-
-
 # Set phrases whose noun is no thing counted: "sales in order to generate business" holds no orders.
 _NOT_A_NOUN = re.compile(r"\bin order (?=to|for|that)\b", re.IGNORECASE)
 

@@ -54,13 +54,13 @@ class ExtractiveComposer:
             return self.abstain(question, hits, "no_relevant_passage", missing_names=unknown)
         scored = score_candidates(question, query_vector, hits, self.sentences, self.config, self.idf)
         kind = expected_type(question) if self.config.require_answer_type else None
-        candidates = self._about_asked_years(question, [c for c in scored if self._quotable(c, kind)])
+        years = named_years(question) if self.config.require_asked_year else frozenset()
+        candidates = self._about_asked_years(years, [c for c in scored if self._quotable(c, kind)])
         confidence = candidates[0].score if candidates else 0.0
         if not candidates or confidence < self.config.abstain_threshold:
             reason = "low_support" if candidates else "no_relevant_passage"
             return self.abstain(question, hits, reason, confidence)
         subject = counted_nouns(question) if kind == "count" else measured_terms(question)
-        years = named_years(question) if self.config.require_asked_year else frozenset()
         if len(years) > 1 and kind != "author":
             chosen = [c for c in self._each_year(candidates, years, kind, subject) if self._verbatim(c)]
             if not chosen:
@@ -126,10 +126,9 @@ class ExtractiveComposer:
             return []
         return unknown_names(question, self.vocabulary)
 
-    def _about_asked_years(self, question: str, candidates: list[Candidate]) -> list[Candidate]:
+    def _about_asked_years(self, years: frozenset[int], candidates: list[Candidate]) -> list[Candidate]:
         # A question about a year is answered from sentences about that year or none (then the
         # composer abstains: `no_relevant_passage`), never from the best sentence about another.
-        years = named_years(question) if self.config.require_asked_year else frozenset()
         if not years:
             return candidates
         return [c for c in candidates if speaks_of(c.sentence.text, c.hit.published, years)]
