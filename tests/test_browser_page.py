@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from playwright.sync_api import expect
 
 from rag.settings import Settings
 from rag.types import Answer, Citation
@@ -72,6 +73,9 @@ def browser() -> Iterator[object]:
         pytest.fail(f"{CHROMIUM} is missing: run scripts/install_browser.sh (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
+    # expect() polls inside the page without eval, which the page's CSP forbids; wait_for_function
+    # with a string predicate needs eval and failed in CI once its first check came too early.
+    expect.set_options(timeout=15_000)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         yield chromium
@@ -131,11 +135,7 @@ def test_typed_question_gets_a_cited_answer_and_markers_jump_to_sources(page, li
     target = f"#source-{n}"
     was_visible = _in_viewport(page, target)
     last.click()
-    page.wait_for_function(
-        "sel => { const r = document.querySelector(sel).getBoundingClientRect();"
-        " return r.top >= 0 && r.bottom <= window.innerHeight; }",
-        arg=target,
-    )
+    expect(page.locator(target)).to_be_in_viewport(ratio=1)
     assert "highlight" in page.get_attribute(target, "class")
     assert page.locator("#sources li.highlight").count() == 1
     if not was_visible:
@@ -153,7 +153,7 @@ def test_loading_and_error_states(page, live_url: str) -> None:
     page.goto(live_url + "/")
     page.fill("#question", PEPPA)
     page.click("#ask-button")
-    page.wait_for_function("document.querySelector('#ask-button').disabled")
+    expect(page.locator("#ask-button")).to_be_disabled()
     assert "Searching" in page.text_content("#status")
     assert page.get_attribute("#main", "aria-busy") == "true"
     while not pending:  # the request is held until we answer it
@@ -170,12 +170,12 @@ def test_loading_and_error_states(page, live_url: str) -> None:
     page.unroute("**/ask")
     page.route("**/ask", lambda route: route.abort())
     page.click("#ask-button")
-    page.wait_for_function("document.querySelector('#error').textContent.includes('Could not reach')")
+    expect(page.locator("#error")).to_contain_text("Could not reach")
 
     page.unroute("**/ask")
     page.fill("#question", "   ")
     page.click("#ask-button")
-    page.wait_for_function("document.querySelector('#error').textContent.includes('type a question')")
+    expect(page.locator("#error")).to_contain_text("type a question")
 
 
 @pytest.fixture(scope="module")
