@@ -351,7 +351,7 @@ def test_a_sentence_borrows_part_of_its_term_overlap_from_the_one_before(tmp_pat
 
     def scores(context_weight: float) -> dict[str, float]:
         config = replace(composer.config, context_weight=context_weight)
-        candidates = score_candidates(question, vector, hits, composer.sentences, config, composer.idf)
+        candidates = score_candidates(question, vector, hits, composer.sentences, config, composer.idf, kind=None)
         return {c.sentence.text: c.score for c in candidates}
 
     alone, with_context = scores(0.0), scores(0.3)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.answer.answer_type import expected_type, sentence_kinds
+from rag.answer.answer_type import sentence_kinds
 from rag.answer.config import AnswerConfig
 from rag.store.index_files import IndexData
 from rag.terms import terms
@@ -31,18 +31,26 @@ _SYNDICATION = re.compile(
 )
 
 
+# Words from which an unpunctuated line is a standfirst or caption rather than a headline.
+_DECK_WORDS = 16
+
+
+def _unpunctuated(text: str) -> bool:
+    return not text.rstrip().endswith(_SENTENCE_END)
+
+
 def is_heading_like(text: str) -> bool:
     """A short line without closing punctuation (a headline or subheading) or a syndication note:
     not a statement."""
     if _SYNDICATION.match(text):
         return True
-    return not text.rstrip().endswith(_SENTENCE_END) and len(text.split()) < 16
+    return _unpunctuated(text) and len(text.split()) < _DECK_WORDS
 
 
 def is_deck(text: str) -> bool:
     """A long line without closing punctuation: the standfirst under a headline or a caption, not a
     statement."""
-    return not text.rstrip().endswith(_SENTENCE_END) and len(text.split()) >= 16
+    return _unpunctuated(text) and len(text.split()) >= _DECK_WORDS
 
 
 @dataclass(frozen=True)
@@ -121,12 +129,16 @@ def score_candidates(
     sentences: SentenceIndex,
     config: AnswerConfig,
     idf: Callable[[str], float] | None = None,
+    *,
+    kind: str | None,
 ) -> list[Candidate]:
     """Every sentence inside the hits, scored, best first (each sentence once).
 
     Term overlap is the share of the question's terms a sentence contains, each weighted by `idf`
     (the engine passes BM25's, so rare, specific words count for more); unweighted without it.
     A `config.context_weight` part of it is counted over the sentence and the one before it.
+    `kind` is what the question asks for (`answer_type.expected_type`, read once by the caller):
+    sentences holding it get `config.answer_type_bonus`.
     """
     seen: dict[int, Hit] = {}
     for hit in hits:
@@ -138,7 +150,6 @@ def score_candidates(
     cosines = np.asarray(sentences.data.sentence_vectors[rows]) @ query_vector
     weights = {t: (idf(t) if idf else 1.0) for t in set(terms(question))}
     total_weight = sum(weights.values())
-    kind = expected_type(question)
     candidates = []
     for row, cosine in zip(rows, cosines, strict=True):
         sentence = sentences.data.sentences[row]

@@ -52,8 +52,9 @@ class ExtractiveComposer:
         unknown = self._unknown_names(question)
         if unknown:
             return self.abstain(question, hits, "no_relevant_passage", missing_names=unknown)
-        scored = score_candidates(question, query_vector, hits, self.sentences, self.config, self.idf)
-        kind = expected_type(question) if self.config.require_answer_type else None
+        expected = expected_type(question)
+        scored = score_candidates(question, query_vector, hits, self.sentences, self.config, self.idf, kind=expected)
+        kind = expected if self.config.require_answer_type else None
         years = named_years(question) if self.config.require_asked_year else frozenset()
         candidates = self._about_asked_years(years, [c for c in scored if self._quotable(c, kind)])
         confidence = candidates[0].score if candidates else 0.0
@@ -183,6 +184,7 @@ class ExtractiveComposer:
                 about = [c for c in about if self._holds(c, kind, subject)]
             if about and about[0].score >= floor and about[0] not in picks:
                 picks.append(about[0])
+        # One quote per year may run one past `max_sentences`: still within the four a quoted answer may have.
         return picks[: self.config.max_sentences + 1]
 
     def _byline(self, doc_id: str, scored: list[Candidate]) -> list[Candidate]:
