@@ -12,8 +12,23 @@ Opt = typer.Option
 
 def eval_command(
     questions: Annotated[
-        Path | None, Opt("--questions", help="Question file in our JSONL format (default: eval/questions.jsonl).")
+        Path | None,
+        Opt(
+            "--questions",
+            help="Question file in our JSONL format (default: eval/questions.jsonl), or a benchmark folder "
+            "(corpus.jsonl[.gz] + questions.jsonl, SPEC.md) scored on an index of its own corpus.",
+        ),
     ] = None,
+    benchmark: Annotated[
+        list[Path] | None,
+        Opt("--benchmark", help="A benchmark folder to score beside the question set (repeatable)."),
+    ] = None,
+    slice_every: Annotated[
+        int, Opt("--slice", help="Keep every N-th benchmark question, and a corpus cut to match (CI runs 4).")
+    ] = 1,
+    cache: Annotated[
+        Path, Opt("--cache", help="Where benchmark indexes are kept between runs.")
+    ] = Path("eval/out/cache"),
     index: Annotated[Path | None, Opt("--index", help="Index folder (default: RAG_INDEX_DIR or ./index).")] = None,
     out: Annotated[Path, Opt("--out", help="Folder for report.json, report.md and the plots.")] = Path("eval/out"),
     url: Annotated[
@@ -31,6 +46,12 @@ def eval_command(
     thresholds: Annotated[
         Path | None, Opt("--thresholds", help="Floors/ceilings JSON (default: eval/thresholds.json; none for --beir).")
     ] = None,
+    ablate: Annotated[
+        bool, Opt("--ablate", help="Rerun with each answer step or rule switched off in turn; print the changes.")
+    ] = False,
+    reader: Annotated[
+        str | None, Opt("--reader", help="Override the composer: learned, cosine or rules.")
+    ] = None,
     no_gate: Annotated[bool, Opt("--no-gate", help="Report only; never fail on thresholds.")] = False,
     k: Annotated[int, Opt("-k", "--top-k", help="Passages per /ask (the answer's top_k).")] = 5,
     search_k: Annotated[int, Opt("--search-k", help="Passages per /search for the retrieval metrics.")] = 20,
@@ -42,6 +63,9 @@ def eval_command(
     code = run_eval(
         EvalOptions(
             questions=questions,
+            benchmarks=tuple(benchmark or ()),
+            slice_every=slice_every,
+            cache=cache,
             index=index,
             out=out,
             url=url,
@@ -50,6 +74,8 @@ def eval_command(
             compare=compare,
             thresholds=thresholds,
             gate=not no_gate,
+            ablate=ablate,
+            answer_overrides={"reader": reader} if reader else {},
             k=k,
             search_k=search_k,
         )

@@ -2,6 +2,10 @@
 
 options -> questions -> target (in-process index | HTTP service) -> observations -> scores
         -> report.json, report.md, plots -> --compare print-out -> gate (exit 1 below a floor)
+
+Next to the main question set, each `--benchmark DIR` (SPEC.md's benchmark layout) is run on an
+index of its own corpus (built once, cached) and reported as a set of its own under `sets`, so the
+report, the plots, `--compare` and the gate see the seed set and the news set side by side.
 """
 
 from __future__ import annotations
@@ -9,15 +13,25 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from eval import compare as cmp
 from eval import gate, plots, report
-from eval.questions import counts, load_questions
+from eval.benchmark import Benchmark, corpus_inputs, index_folder, is_benchmark, load_benchmark
+from eval.intervals import bootstrap_intervals
+from eval.questions import Question, counts, load_questions
 from eval.runner import EngineTarget, HttpTarget, RunResult, Target, rich_progress, run_questions
-from eval.scoring import ALL_METRICS, QuestionScore, latency_tables, metric_tables, risk_coverage_table, score_run
+from eval.scoring import (
+    ALL_METRICS,
+    QuestionScore,
+    aggregate,
+    latency_tables,
+    metric_tables,
+    risk_coverage_table,
+    score_run,
+)
 from rag.errors import BadInputError
 from rag.protocols import Embedder
 from rag.settings import Settings
@@ -26,6 +40,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_QUESTIONS = PACKAGE_DIR / "questions.jsonl"
 DEFAULT_THRESHOLDS = PACKAGE_DIR / "thresholds.json"
 DEFAULT_OUT = Path("eval/out")
+DEFAULT_CACHE = DEFAULT_OUT / "cache"
 # The overall metrics echoed to the terminal; everything else is in report.md.
 # The terminal summary: every metric but the all-questions aggregates (correct_rate, coverage).
 _SUMMARY = tuple(name for name in ALL_METRICS if name not in {"correct_rate", "coverage"})
@@ -45,6 +60,11 @@ class EvalOptions:
     k: int = 5
     search_k: int = 20
     progress: bool | None = None  # None: only when stderr is a terminal
+    benchmarks: tuple[Path, ...] = ()  # sets run beside the main one, each on an index of its corpus
+    slice_every: int = 1  # keep every N-th benchmark question (and a corpus cut to match)
+    cache: Path = DEFAULT_CACHE  # where benchmark indexes are kept between runs
+    answer_overrides: dict[str, Any] = field(default_factory=dict)  # AnswerConfig changes (ablations)
+    ablate: bool = False  # rerun with each step or rule switched off in turn and print the change
 
 
 def _err(line: str) -> None:
@@ -65,8 +85,10 @@ def run_eval(
     for name, value in (("-k", opts.k), ("--search-k", opts.search_k)):
         if not 1 <= value <= settings.max_top_k:
             raise BadInputError(f"{name} must be from 1 to {settings.max_top_k}")
-    if opts.beir and (opts.url or opts.questions):
-        raise BadInputError("--beir builds its own index: it cannot be combined with --url or --questions")
+    if opts.beir and (opts.url or opts.questions or opts.benchmarks):
+        raise BadInputError("--beir builds its own index: it cannot be combined with --url, --questions or --benchmark")
+    if opts.url and (opts.benchmarks or (opts.questions and is_benchmark(opts.questions))):
+        raise BadInputError("a benchmark is scored on an index of its own corpus: it cannot be combined with --url")
     old = report.load_report(opts.compare) if opts.compare else None
     thresholds_path = opts.thresholds or (None if opts.beir else DEFAULT_THRESHOLDS)
     thresholds = gate.load_thresholds(thresholds_path) if (opts.gate and thresholds_path) else None
@@ -80,8 +102,14 @@ def run_eval(
             rep = run_beir(opts.beir, settings, embedder=embedder, search_k=opts.search_k, progress=factory)
         finally:
             stop()
+    elif opts.questions and is_benchmark(opts.questions):
+        rep = _run_benchmark(load_benchmark(opts.questions, opts.slice_every), opts, settings, embedder, show_progress)
     else:
         rep = _run_question_set(opts, settings, embedder, show_progress)
+    if opts.benchmarks:
+        rep["sets"] = _run_benchmarks(opts, settings, embedder, show_progress)
+    if opts.ablate:
+        rep["ablation"] = _ablate(rep, opts, settings, embedder, echo)
 
     opts.out.mkdir(parents=True, exist_ok=True)
     rep["plots"] = _write_plots(rep, opts.out)
@@ -92,9 +120,13 @@ def run_eval(
     (opts.out / "report.md").write_text(report.render_markdown(rep), encoding="utf-8")
 
     echo(_summary_text(rep, opts.out))
+    for name, sub in rep.get("sets", {}).items():
+        echo(f"\n{name}:")
+        echo(_summary_text(sub, opts.out))
     if old is not None:
         echo(f"\nChange against {opts.compare}:")
         echo(cmp.format_changes(cmp.compare(report.flatten(old), report.flatten(rep))))
+        echo(cmp.format_paired(cmp.paired_changes(old, rep)))
     failures = gate.failure_lines(checks)
     for line in failures:
         _err(line)
@@ -122,7 +154,9 @@ def _open_target(opts: EvalOptions, settings: Settings, embedder: Embedder | Non
         _err(summary.line())
     # Each question is sent twice (/search, then /ask): without this the query-vector cache would
     # serve /ask's encoding and its latency would understate what a user asking once waits.
-    engine = RagEngine.open(settings.with_(query_cache_size=0), embedder=embedder)
+    engine = RagEngine.open(
+        settings.with_(query_cache_size=0), embedder=embedder, answer_overrides=opts.answer_overrides
+    )
     return EngineTarget(engine, description=f"in-process, index {settings.index_dir}")
 
 
@@ -132,23 +166,118 @@ def _run_question_set(
     questions_path = opts.questions or DEFAULT_QUESTIONS
     questions = load_questions(questions_path)
     target = _open_target(opts, settings, embedder, show_progress)
-    factory, stop = rich_progress("questions") if show_progress else (None, lambda: None)
+    return _score_questions(target, questions, questions_path.name, str(questions_path), opts, show_progress)
+
+
+def _run_benchmarks(
+    opts: EvalOptions, settings: Settings, embedder: Embedder | None, show_progress: bool
+) -> dict[str, Any]:
+    sets = {}
+    for folder in opts.benchmarks:
+        bench = load_benchmark(folder, opts.slice_every)
+        sets[bench.name] = _run_benchmark(bench, opts, settings, embedder, show_progress)
+    return sets
+
+
+def _ablate(
+    full: dict[str, Any], opts: EvalOptions, settings: Settings, embedder: Embedder | None, echo: Callable[[str], None]
+) -> list[dict[str, Any]]:
+    """Each step or rule of the answer pipeline switched off in turn: the change on every set,
+    with the paired 95% interval of the accuracy change."""
+    from rag.answer.config import AnswerConfig
+
+    reader = opts.answer_overrides.get("reader", AnswerConfig.defaults().reader)
+    results = []
+    for name, overrides in ABLATIONS[reader == "rules"]:
+        run_opts = replace(opts, answer_overrides={**opts.answer_overrides, **overrides}, ablate=False)
+        if opts.questions and is_benchmark(opts.questions):
+            rep = _run_benchmark(load_benchmark(opts.questions, opts.slice_every), run_opts, settings, embedder, False)
+        else:
+            rep = _run_question_set(run_opts, settings, embedder, False)
+        if opts.benchmarks:
+            rep["sets"] = _run_benchmarks(run_opts, settings, embedder, False)
+        changes = [c for c in cmp.paired_changes(full, rep)]
+        results.append({"ablation": name, "overrides": overrides, "changes": [c.__dict__ for c in changes]})
+        echo(f"\nwithout {name} ({overrides}):")
+        echo(cmp.format_paired(changes))
+    return results
+
+
+# What `--ablate` switches off, one at a time (AnswerConfig overrides): for the learned pipeline
+# (index False) and for the rules composer (index True).
+_SHARED_ABLATIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("the learned passage reranker", {"rerank_pool": 0}),
+    ("the unknown-names rule", {"require_known_names": False}),
+    ("the asked-year rule", {"require_asked_year": False}),
+    ("the year boost in retrieval", {"year_boost": 1.0}),
+)
+ABLATIONS: tuple[tuple[tuple[str, dict[str, Any]], ...], ...] = (
+    (
+        ("the learned sentence scorer (cosine instead)", {"reader": "cosine"}),
+        ("learned answerability (never low_support)", {"use_answerability": False}),
+        ("skipping headings", {"skip_headings": False}),
+        ("the context sentence", {"context_sentence": False}),
+        ("further quotes (one quote only)", {"max_sentences": 1}),
+        *_SHARED_ABLATIONS,
+    ),
+    (
+        ("the answer-type rules", {"require_answer_type": False}),
+        *_SHARED_ABLATIONS,
+    ),
+)
+
+
+def _run_benchmark(
+    bench: Benchmark, opts: EvalOptions, settings: Settings, embedder: Embedder | None, show_progress: bool
+) -> dict[str, Any]:
+    """A benchmark on the index of its own corpus: built on first use, then reused (incremental
+    ingest embeds nothing when the corpus is unchanged)."""
+    from rag.engine import RagEngine
+    from rag.ingest import ingest
+
+    folder = index_folder(bench, opts.cache)
+    bench_settings = settings.with_(index_dir=folder / "index")
+    if not (folder / "index" / "CURRENT").is_file():
+        _err(f"{bench.label}: building its index in {folder} (once; later runs reuse it)")
+    summary = ingest(corpus_inputs(bench, folder), bench_settings, embedder=embedder, progress=show_progress)
+    if summary.written:
+        _err(f"{bench.label}: {summary.line()}")
+    engine = RagEngine.open(
+        bench_settings.with_(query_cache_size=0), embedder=embedder, answer_overrides=opts.answer_overrides
+    )
+    target = EngineTarget(engine, description=f"in-process, index {bench_settings.index_dir}")
+    rep = _score_questions(target, list(bench.questions), bench.label, str(bench.corpus.parent), opts, show_progress)
+    rep["meta"]["kind"] = "benchmark"
+    rep["meta"]["slice_every"] = bench.slice_every
+    return rep
+
+
+def _score_questions(
+    target: Target,
+    questions: list[Question],
+    title: str,
+    source: str,
+    opts: EvalOptions,
+    show_progress: bool,
+) -> dict[str, Any]:
+    factory, stop = rich_progress(title) if show_progress else (None, lambda: None)
     try:
         run = run_questions(target, questions, top_k=opts.k, search_k=opts.search_k, progress=factory)
     finally:
         stop()
         target.close()
-    scores = score_run(run)
+    scores = score_run(run, top_k=opts.k)
     missing = sorted({d for q in questions for d in q.gold_doc_ids if run.documents.get(d) is None})
     if missing:
         # Usually a corpus/question-set mismatch (re-parsed documents got new ids): the numbers would
         # silently understate the system, so say so loudly.
         _err(f"warning: {len(missing)} gold document id(s) are unknown to the system: {', '.join(missing[:5])}")
-    return _question_report(questions_path, run, scores, opts, counts(questions), missing)
+    return _question_report(title, source, run, scores, opts, counts(questions), missing)
 
 
 def _question_report(
-    questions_path: Path,
+    title: str,
+    source: str,
     run: RunResult,
     scores: list[QuestionScore],
     opts: EvalOptions,
@@ -161,10 +290,10 @@ def _question_report(
     return {
         "schema": report.SCHEMA,
         "meta": {
-            "title": questions_path.name,
+            "title": title,
             "kind": "questions",
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - run.wall_time_s)),
-            "questions_file": str(questions_path),
+            "questions_file": source,
             "questions": len(scores),
             "target": run.target,
             "index_version": ", ".join(versions) or None,
@@ -174,7 +303,7 @@ def _question_report(
             "missing_gold_documents": len(missing),
             "counts": question_counts,
         },
-        "metrics": metric_tables(scores),
+        "metrics": {**metric_tables(scores), "intervals": bootstrap_intervals(scores, aggregate)},
         "latency": latency_tables(scores, run.wall_time_s),
         "risk_coverage": risk_coverage_table(scores),
         "questions": [s.as_dict() for s in scores],
@@ -193,6 +322,10 @@ def _write_plots(rep: dict[str, Any], out: Path) -> dict[str, str]:
     }
     plots.latency_distribution(series, out / report.PLOTS["latency"])
     written["latency"] = report.PLOTS["latency"]
+    if rep.get("sets"):
+        rates = [m for m in report.SET_METRICS if m not in {"n_answerable", "n_unanswerable", "mean_answer_chars"}]
+        plots.sets_side_by_side(report.set_columns(rep), rates, report.LABELS, out / report.PLOTS["sets"])
+        written["sets"] = report.PLOTS["sets"]
     rc = rep.get("risk_coverage")
     if rc:
         plots.risk_coverage(

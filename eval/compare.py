@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from eval.intervals import paired_difference
 from eval.scoring import LOWER_IS_BETTER
 
 # Sections worth a line each; split×type cells and per-stage max/mean would drown the signal.
@@ -47,8 +49,16 @@ class Change:
         return "better" if (d < 0) == lower_better else "worse"
 
 
+def _worth_a_line(key: str) -> bool:
+    if key.startswith("set."):  # a benchmark set: its overall and split rows only
+        key = key.split(".", 2)[2] if key.count(".") >= 2 else key
+        if not key.startswith(("overall.", "split.")):
+            return False
+    return key.startswith(_PREFIXES) and not key.endswith(_SKIP_SUFFIXES)
+
+
 def compare(old: Mapping[str, float], new: Mapping[str, float]) -> list[Change]:
-    keys = [k for k in dict.fromkeys([*new, *old]) if k.startswith(_PREFIXES) and not k.endswith(_SKIP_SUFFIXES)]
+    keys = [k for k in dict.fromkeys([*new, *old]) if _worth_a_line(k)]
     return [Change(k, old.get(k), new.get(k)) for k in keys]
 
 
@@ -65,4 +75,64 @@ def format_changes(changes: list[Change], only_changed: bool = False) -> str:
     worse = sum(1 for c in changes if c.verdict == "worse")
     better = sum(1 for c in changes if c.verdict == "better")
     lines.append(f"{better} better, {worse} worse, {len(changes) - better - worse} unchanged/new/gone")
+    return "\n".join(lines)
+
+
+# Per-question outcomes whose mean is the metric: (metric, which questions count, the outcome).
+_PER_QUESTION: tuple[tuple[str, Callable[[Mapping[str, Any]], bool], Callable[[Mapping[str, Any]], float]], ...] = (
+    ("answer_accuracy", lambda q: bool(q.get("answerable")), lambda q: float(bool(q.get("correct")))),
+    ("ceiling", lambda q: bool(q.get("answerable")), lambda q: float(bool(q.get("ceiling")))),
+    ("abstention_recall", lambda q: not q.get("answerable"), lambda q: float(bool(q.get("abstained")))),
+    ("false_abstention_rate", lambda q: bool(q.get("answerable")), lambda q: float(bool(q.get("abstained")))),
+)
+
+
+@dataclass(frozen=True)
+class PairedChange:
+    set_name: str
+    metric: str
+    delta: float
+    interval: list[float]
+    n: int
+
+    @property
+    def outside(self) -> bool:
+        """The change's 95% interval excludes zero: not explained by which questions were asked."""
+        return self.interval[0] > 0 or self.interval[1] < 0
+
+
+def _per_set(report: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    title = str(report.get("meta", {}).get("title", "main"))
+    return {title: report, **dict(report.get("sets", {}))}
+
+
+def paired_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[PairedChange]:
+    """For every set both reports have, each per-question metric's change over the questions both
+    scored, with its paired bootstrap 95% interval."""
+    out: list[PairedChange] = []
+    old_sets = _per_set(old)
+    for name, new_set in _per_set(new).items():
+        old_set = old_sets.get(name)
+        if old_set is None:
+            continue
+        for metric, counts, outcome in _PER_QUESTION:
+            before = {str(q["id"]): outcome(q) for q in old_set.get("questions", []) if counts(q)}
+            after = {str(q["id"]): outcome(q) for q in new_set.get("questions", []) if counts(q)}
+            result = paired_difference(before, after)
+            if result is not None:
+                out.append(PairedChange(name, metric, result[0], result[1], len(set(before) & set(after))))
+    return out
+
+
+def format_paired(changes: list[PairedChange]) -> str:
+    lines = ["Paired changes per set (bootstrap 95% interval of new − old over the same questions):"]
+    for c in changes:
+        lower_better = c.metric in LOWER_IS_BETTER
+        verdict = "within noise"
+        if c.outside:
+            verdict = "better" if (c.delta < 0) == lower_better else "worse"
+        lines.append(
+            f"  {c.set_name:<28} {c.metric:<22} {c.delta:+.4f} [{c.interval[0]:+.4f}, {c.interval[1]:+.4f}]"
+            f" n={c.n}  {verdict}"
+        )
     return "\n".join(lines)

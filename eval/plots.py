@@ -90,3 +90,29 @@ def risk_coverage(
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def sets_side_by_side(
+    sets: Mapping[str, Mapping[str, Any]], metrics: Sequence[str], labels: Mapping[str, str], path: Path
+) -> None:
+    """One group of bars per metric, one bar per set, with its bootstrap 95% interval as an error bar.
+    `sets` maps a set's title to its report."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(10, 4.6))
+    width = 0.8 / max(len(sets), 1)
+    for i, (title, rep) in enumerate(sets.items()):
+        overall = rep.get("metrics", {}).get("overall", {})
+        intervals = rep.get("metrics", {}).get("intervals", {})
+        values = [overall.get(m) or 0.0 for m in metrics]
+        low = [max(v - (intervals.get(m) or [v, v])[0], 0.0) for v, m in zip(values, metrics, strict=True)]
+        high = [max((intervals.get(m) or [v, v])[1] - v, 0.0) for v, m in zip(values, metrics, strict=True)]
+        xs = [x + (i - (len(sets) - 1) / 2) * width for x in range(len(metrics))]
+        bars = ax.bar(xs, values, width=width, yerr=[low, high], capsize=2, label=title)
+        ax.bar_label(bars, labels=[f"{v:.2f}" for v in values], fontsize=7, padding=2)
+    ax.set_xticks(range(len(metrics)), [labels.get(m, m).split(" (")[0] for m in metrics], rotation=20, ha="right")
+    ax.set_ylim(0, 1.15)
+    ax.set_title("Sets side by side (bars: bootstrap 95% intervals)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

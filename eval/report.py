@@ -17,7 +17,23 @@ PLOTS = {
     "accuracy_by_type": "accuracy_by_type.png",
     "latency": "latency.png",
     "risk_coverage": "risk_coverage.png",
+    "sets": "sets.png",
 }
+# The side-by-side table of sets: the figures a change to retrieval or answering is judged on.
+SET_METRICS = (
+    "n_answerable",
+    "n_unanswerable",
+    "hit@5",
+    "answer_accuracy",
+    "ceiling",
+    "reader_efficiency",
+    "evidence_hit",
+    "citation_precision",
+    "abstention_recall",
+    "false_abstention_rate",
+    "verbatim_rate",
+    "mean_answer_chars",
+)
 LABELS = {
     "n": "questions",
     "n_answerable": "answerable",
@@ -29,6 +45,10 @@ LABELS = {
     "ndcg@10": "nDCG@10",
     "recall@5": "gold-doc recall@5",
     "answer_accuracy": "answer accuracy",
+    "ceiling": "ceiling (answer in top-k passages)",
+    "reader_efficiency": "reader efficiency (accuracy / ceiling)",
+    "evidence_hit": "evidence hit (a citation from a gold document)",
+    "mean_answer_chars": "mean answer length (characters)",
     "citation_precision": "citation precision",
     "evidence_recall": "evidence recall",
     "abstention_recall": "abstention recall (unanswerable)",
@@ -43,8 +63,11 @@ _COUNT_ROWS = ("n", "n_answerable", "n_unanswerable", "n_errors")
 def flatten(report: Mapping[str, Any]) -> dict[str, float]:
     """Every number in the report under a dotted key, e.g. `overall.hit@5`, `type.multi.recall@5`,
     `split.heldout.answer_accuracy`, `split_type.heldout.factoid.hit@1`, `latency.ask_ms.p95`,
-    `latency.stages_ms.ask.encode.p50`, `risk.aurc`. Thresholds and `--compare` use these names."""
+    `latency.stages_ms.ask.encode.p50`, `risk.aurc`; a benchmark set's under `set.<name>.` (e.g.
+    `set.realtimeqa-2022-2024.overall.answer_accuracy`). Thresholds and `--compare` use these names."""
     flat: dict[str, float] = {}
+    for name, sub in report.get("sets", {}).items():
+        flat.update({f"set.{name}.{key}": value for key, value in flatten(sub).items()})
     tables = report.get("metrics", {})
 
     def put(prefix: str, row: Mapping[str, Any]) -> None:
@@ -134,6 +157,10 @@ def render_markdown(report: Mapping[str, Any], max_misses: int = 60) -> str:
             ["type", *splits, "total"],
             [[t, *(counts["type_split"].get(f"{t}/{s}", 0) for s in splits), counts["type"][t]] for t in types],
         )
+
+    sets = report.get("sets", {})
+    if sets:
+        out += side_by_side(report)
 
     columns: dict[str, Mapping[str, Any]] = {"overall": tables.get("overall", {})}
     columns.update(tables.get("by_type", {}))
@@ -242,6 +269,66 @@ def render_markdown(report: Mapping[str, Any], max_misses: int = 60) -> str:
         "",
     ]
     return "\n".join(out)
+
+
+def set_columns(report: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """{set title: its report} for the main set and each benchmark set."""
+    main = report.get("meta", {}).get("title", "questions")
+    sets = report.get("sets", {})
+    return {main: report, **{sub.get("meta", {}).get("title", name): sub for name, sub in sets.items()}}
+
+
+def side_by_side(report: Mapping[str, Any]) -> list[str]:
+    """Each set's overall figures with their bootstrap 95% intervals, one column a set."""
+    columns = set_columns(report)
+
+    def cell(sub: Mapping[str, Any], metric: str) -> str:
+        value = sub.get("metrics", {}).get("overall", {}).get(metric)
+        interval = sub.get("metrics", {}).get("intervals", {}).get(metric)
+        if interval and metric != "mean_answer_chars":
+            return f"{fmt(value)} [{interval[0]:.3f}, {interval[1]:.3f}]"
+        if interval:
+            return f"{fmt(value, 0)} [{interval[0]:.0f}, {interval[1]:.0f}]"
+        return fmt(value)
+
+    out = ["## Sets side by side", ""]
+    out += [
+        "Overall figures per set, each with its bootstrap 95% interval over questions (1,000 resamples). "
+        "The ceiling is the share of answerable questions whose top-k passages hold an acceptable answer; "
+        "reader efficiency = answer accuracy / ceiling.",
+        "",
+    ]
+    out += _table(
+        ["metric", *columns],
+        [[LABELS.get(metric, metric), *(cell(sub, metric) for sub in columns.values())] for metric in SET_METRICS],
+    )
+    for name, sub in report.get("sets", {}).items():
+        lat = sub.get("latency", {})
+        wall = fmt(lat.get("wall_time_s"), 1)
+        out += [f"`{name}`: wall time {wall} s; full report under `sets.{name}` in report.json.", ""]
+        out += _misses(sub, 25)
+    return out
+
+
+def _misses(report: Mapping[str, Any], max_misses: int) -> list[str]:
+    misses = [q for q in report.get("questions", []) if not q.get("correct")]
+    out = [f"### {report.get('meta', {}).get('title', '')}: questions answered wrongly ({len(misses)})", ""]
+    out += _table(
+        ["id", "question", "expected", "ceiling", "got"],
+        [
+            [
+                q["id"],
+                q["question"],
+                " / ".join(q.get("answers", [])) or "(abstain)",
+                q.get("ceiling"),
+                ("[abstained] " if q.get("abstained") else "") + _clip(q.get("answer", ""), 160),
+            ]
+            for q in misses[:max_misses]
+        ],
+    )
+    if len(misses) > max_misses:
+        out += [f"… and {len(misses) - max_misses} more in report.json.", ""]
+    return out
 
 
 def _clip(text: str, n: int) -> str:

@@ -16,6 +16,15 @@ Metric definitions (see also eval/README.md):
   text at `[start:end]`.
 - correct_rate (all questions): answerable → answer_accuracy's test; unanswerable → abstained.
 - coverage (all questions): share answered (not abstained).
+- evidence_hit (answered answerable): share with a citation from a gold document.
+- ceiling (answerable): share whose top-k `/search` passages (k = the answer's top_k) hold an
+  acceptable answer string: what a perfect reader of those passages could reach.
+- reader_efficiency: answer_accuracy / ceiling.
+- mean_answer_chars (answered questions): mean length of the answer text.
+
+An answer longer than `MAX_ANSWER_CHARS` is never right: quoting whole articles is no answer.
+Questions without evidence strings (benchmark sets) leave citation precision and evidence recall
+unmeasured; evidence_hit judges their citations.
 """
 
 from __future__ import annotations
@@ -30,6 +39,10 @@ from eval.runner import Observation, RunResult
 
 ANSWER_METRICS = (
     "answer_accuracy",
+    "ceiling",
+    "reader_efficiency",
+    "evidence_hit",
+    "mean_answer_chars",
     "citation_precision",
     "evidence_recall",
     "abstention_recall",
@@ -40,7 +53,8 @@ ANSWER_METRICS = (
 )
 ALL_METRICS = m.RETRIEVAL_METRICS + ANSWER_METRICS
 # Metrics where a smaller value is better; compare/gate/plots need the direction.
-LOWER_IS_BETTER = frozenset({"false_abstention_rate", "aurc"})
+LOWER_IS_BETTER = frozenset({"false_abstention_rate", "aurc", "mean_answer_chars"})
+MAX_ANSWER_CHARS = 1200
 
 
 @dataclass
@@ -64,6 +78,8 @@ class QuestionScore:
     evidence_total: int = 0
     evidence_covered: int = 0
     n_verbatim: int = 0
+    ceiling: bool = False  # an acceptable answer is in the top-k /search passages
+    evidence_hit: bool = False  # a citation comes from a gold document
     answer: str = ""
     reason: str | None = None
     search_ms: float | None = None
@@ -93,13 +109,17 @@ def evidence_spans(
     return out
 
 
-def score_observation(obs: Observation, documents: Mapping[str, str | None]) -> QuestionScore:
-    """Everything about one question except the ranx retrieval metrics (computed in one batch)."""
+def score_observation(obs: Observation, documents: Mapping[str, str | None], top_k: int = 5) -> QuestionScore:
+    """Everything about one question except the ranx retrieval metrics (computed in one batch).
+    `top_k`: how many `/search` passages the ceiling looks at (the answer's own top_k)."""
     q = obs.question
     s = QuestionScore(q.id, q.type, q.split, q.answerable, q.question, list(q.answers), errors=list(obs.errors))
     s.search_ms, s.ask_ms = obs.search_ms, obs.ask_ms
     if obs.search is not None:
-        s.ranking = m.doc_ranking([h for h in obs.search.get("hits") or () if isinstance(h, dict)])[:10]
+        hits = [h for h in obs.search.get("hits") or () if isinstance(h, dict)]
+        s.ranking = m.doc_ranking(hits)[:10]
+        if q.answerable:
+            s.ceiling = m.contains_answer(" \n ".join(str(h.get("text") or "") for h in hits[:top_k]), q.answers)
         for key, value in (obs.search.get("timings_ms") or {}).items():
             if isinstance(value, int | float):
                 s.stages_ms[f"search.{key}"] = float(value)
@@ -136,8 +156,9 @@ def score_observation(obs: Observation, documents: Mapping[str, str | None]) -> 
     if not q.answerable:
         s.correct = s.abstained
         return s
-    answered_right = m.contains_answer(s.answer, q.answers)
+    answered_right = m.contains_answer(s.answer, q.answers) and len(s.answer) <= MAX_ANSWER_CHARS
     s.correct = answered_right and not s.abstained
+    s.evidence_hit = not s.abstained and any(c["gold_doc"] for c in s.citations)
     # On abstention the citations are the passages the composer would have quoted: if one holds an
     # acceptable answer, a lower threshold would have produced a right answer.
     s.ok_if_answered = s.correct or (
@@ -147,6 +168,8 @@ def score_observation(obs: Observation, documents: Mapping[str, str | None]) -> 
     alt_places = [p for places in evidence_spans(q, documents, q.alt_evidence) for p in places]
     s.evidence_total = len(ev_places)
     if s.abstained:
+        return s
+    if not q.evidence:
         return s
     covered = [False] * len(ev_places)
     for c, judged in zip(citations, s.citations, strict=True):
@@ -165,8 +188,8 @@ def score_observation(obs: Observation, documents: Mapping[str, str | None]) -> 
     return s
 
 
-def score_run(run: RunResult) -> list[QuestionScore]:
-    scores = [score_observation(obs, run.documents) for obs in run.observations]
+def score_run(run: RunResult, top_k: int = 5) -> list[QuestionScore]:
+    scores = [score_observation(obs, run.documents, top_k) for obs in run.observations]
     qrels = {
         s.id: {d: 1 for d in obs.question.gold_doc_ids}
         for s, obs in zip(scores, run.observations, strict=True)
@@ -192,7 +215,15 @@ def aggregate(scores: Sequence[QuestionScore]) -> dict[str, Any]:
     for name in m.RETRIEVAL_METRICS:
         row[name] = m.mean(s.retrieval.get(name, 0.0) for s in answerable)
     row["answer_accuracy"] = m.mean(float(s.correct) for s in answerable)
-    row["citation_precision"] = m.ratio(sum(s.n_precise for s in answered_ans), sum(s.n_judged for s in answered_ans))
+    row["ceiling"] = m.mean(float(s.ceiling) for s in answerable)
+    row["reader_efficiency"] = (
+        row["answer_accuracy"] / row["ceiling"] if row["answer_accuracy"] is not None and row["ceiling"] else None
+    )
+    row["evidence_hit"] = m.mean(float(s.evidence_hit) for s in answered_ans)
+    answered = [s for s in scores if s.asked and not s.abstained]
+    row["mean_answer_chars"] = m.mean(float(len(s.answer)) for s in answered)
+    judged = [s for s in answered_ans if s.evidence_total]
+    row["citation_precision"] = m.ratio(sum(s.n_precise for s in judged), sum(s.n_judged for s in judged))
     row["evidence_recall"] = m.mean(s.evidence_covered / s.evidence_total for s in answered_ans if s.evidence_total)
     row["abstention_recall"] = m.mean(float(s.abstained) for s in unanswerable)
     row["false_abstention_rate"] = m.mean(float(s.abstained) for s in answerable)

@@ -7,8 +7,9 @@ serializes its own model calls.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -16,6 +17,10 @@ from rag.answer.config import AnswerConfig
 from rag.answer.evidence import SentenceIndex
 from rag.answer.extractive import ExtractiveComposer
 from rag.answer.llm import LLMComposer
+from rag.answer.reader import ReaderComposer, check_reader
+from rag.answer.reader_model import load_reader_model
+from rag.answer.rerank import PassageReranker
+from rag.answer.scoring import LearnedScorer
 from rag.embedding import load_embedder
 from rag.errors import NotFoundError, QuestionError
 from rag.llm.openai_compatible import OpenAICompatibleClient
@@ -42,28 +47,45 @@ class RagEngine:
         self.config = answer_config or AnswerConfig.from_dict(data.answer_settings)
         self._documents = {d.doc_id: d for d in data.documents}
         self.retriever = HybridRetriever(data, self.config)
-        self.extractive = ExtractiveComposer(
-            SentenceIndex(data),
-            self._documents,
-            self.config,
-            data.version,
-            idf=self.retriever.bm25.idf,
-            vocabulary=self.retriever.bm25,
-        )
+        check_reader(self.config.reader)
+        sentences = SentenceIndex(data)
+        idf = self.retriever.bm25.idf
+        # The learned model is read only when something uses it: the reader, or the reranker.
+        model = load_reader_model() if self.config.reader != "rules" or self.config.rerank_pool > 0 else None
+        self.extractive: ReaderComposer | ExtractiveComposer
+        if self.config.reader == "rules" or model is None:
+            self.extractive = ExtractiveComposer(
+                sentences, self._documents, self.config, data.version, idf=idf, vocabulary=self.retriever.bm25
+            )
+        else:
+            self.extractive = ReaderComposer(
+                sentences, self._documents, self.config, data.version, model, idf=idf, vocabulary=self.retriever.bm25
+            )
+        self.reranker: PassageReranker | None = None
+        if model is not None and self.config.rerank_pool > 0:
+            own = isinstance(self.extractive, ReaderComposer)
+            scorer = self.extractive.scorer if own else LearnedScorer(model.scorer)
+            self.reranker = PassageReranker(sentences, scorer, idf=idf, prefer_years=self.config.year_boost != 1.0)
         self.composer: AnswerComposer = self.extractive
         if llm_client is not None:
             self.composer = LLMComposer(llm_client, self.extractive, embedder, settings.llm_context_tokens)
 
     @classmethod
-    def open(cls, settings: Settings, embedder: Embedder | None = None) -> RagEngine:
+    def open(
+        cls, settings: Settings, embedder: Embedder | None = None, answer_overrides: Mapping[str, Any] | None = None
+    ) -> RagEngine:
+        """`answer_overrides`: answer settings to change from those stored with the index (ablations)."""
         embedder = embedder or load_embedder(settings)
         data = load_index(settings.index_dir, expected_model=embedder.name)
+        config = None
+        if answer_overrides:
+            config = replace(AnswerConfig.from_dict(data.answer_settings), **answer_overrides)
         llm_client = None
         if settings.llm_url and settings.llm_model:
             llm_client = OpenAICompatibleClient(
                 settings.llm_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout_s
             )
-        return cls(data, embedder, settings, llm_client)
+        return cls(data, embedder, settings, llm_client, config)
 
     @property
     def index_version(self) -> str:
@@ -122,6 +144,11 @@ class RagEngine:
         self, query: str, vector: np.ndarray, k: int, filters: Filters | None, timings: dict[str, float]
     ) -> Sequence[Hit]:
         t = time.perf_counter()
-        hits = self.retriever.retrieve(query, vector, k, filters)
+        pool = max(k, self.config.rerank_pool) if self.reranker else k
+        hits = self.retriever.retrieve(query, vector, pool, filters)
         timings["retrieve"] = (time.perf_counter() - t) * 1000
+        if self.reranker is not None:
+            t = time.perf_counter()
+            hits = self.reranker.rerank(query, vector, hits, k)
+            timings["rerank"] = (time.perf_counter() - t) * 1000
         return hits

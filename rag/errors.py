@@ -11,6 +11,7 @@ Anything not derived from `RagError` is a bug and surfaces as exit 1 / HTTP 500.
     ├── IndexError_               (exit 2, HTTP 503)  the index cannot be used
     │   ├── IndexMissingError     no index at the path
     │   └── IndexCorruptError     manifest mismatch, checksum failure, unreadable file
+    ├── ModelFileError            (exit 2, HTTP 503)  a shipped model is missing, altered or malformed
     ├── ConfigError               (exit 2, HTTP 500)  bad RAG_* settings
     └── LLMError                  (exit 1, HTTP 502)  the LLM endpoint failed (callers fall back)
 """
@@ -70,6 +71,14 @@ class IndexMissingError(IndexError_):
 
 class IndexCorruptError(IndexError_):
     code = "index_corrupt"
+
+
+class ModelFileError(RagError):
+    """A model file the project ships fails its checksum or cannot be read: refuse, never guess."""
+
+    exit_code = 2
+    http_status = 503
+    code = "model_unavailable"
 
 
 class ConfigError(RagError):

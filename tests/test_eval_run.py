@@ -118,7 +118,9 @@ def test_broken_pipeline_drives_metrics_down_and_fails_the_gate(
     for metric in ("hit@1", "mrr@10", "ndcg@10", "answer_accuracy"):
         assert bad[metric] < good[metric], metric
     err = capsys.readouterr().err
-    assert "gate: overall.mrr@10" in err and "gate FAILED" in err
+    # Which floor breaks first depends on how much the lexical signals (BM25, the reranker's term
+    # overlap) make up for the broken vectors; the answers always suffer.
+    assert "gate: overall.answer_accuracy" in err and "gate FAILED" in err
     assert (tmp_path / "out" / "report.md").exists()  # the report is written even when the gate fails
 
 

@@ -31,6 +31,11 @@ _SYNDICATION = re.compile(
 )
 
 
+_DIGIT = re.compile(r"\d")
+_YEAR = re.compile(r"\b(1[6-9]\d\d|20\d\d)\b")
+# A capitalised word not at the start of the sentence: a name, most often.
+_CAPITALISED = re.compile(r"(?<=[\s(“\"‘'/-])[A-Z][\w&’'-]+")
+
 # Words from which an unpunctuated line is a standfirst or caption rather than a headline.
 _DECK_WORDS = 16
 
@@ -73,6 +78,8 @@ class SentenceIndex:
         self._starts: dict[str, list[int]] = {}
         self._terms: dict[int, frozenset[str]] = {}
         self._kinds: dict[int, frozenset[str]] = {}
+        self._shapes: dict[int, tuple[bool, bool, frozenset[str]]] = {}
+        self._headings: dict[int, bool] = {}
         for row, sentence in enumerate(data.sentences):
             self._rows.setdefault(sentence.doc_id, []).append(row)
             self._starts.setdefault(sentence.doc_id, []).append(sentence.start)
@@ -90,6 +97,17 @@ class SentenceIndex:
             return None
         return row - 1
 
+    def following(self, row: int) -> int | None:
+        """The row of the sentence after this one in the same document, if any."""
+        sentences = self.data.sentences
+        if row + 1 >= len(sentences) or sentences[row + 1].doc_id != sentences[row].doc_id:
+            return None
+        return row + 1
+
+    def position(self, row: int) -> int:
+        """How many sentences of its document come before this one."""
+        return row - self._rows[self.data.sentences[row].doc_id][0]
+
     def terms_with_preceding(self, row: int, count: int) -> frozenset[str]:
         """Terms of a sentence and the `count` sentences before it in the same document."""
         collected = self.terms(row)
@@ -100,6 +118,25 @@ class SentenceIndex:
             collected |= self.terms(previous)
             row = previous
         return collected
+
+    def heading(self, row: int) -> bool:
+        """Whether the sentence is a heading-like line (`is_heading_like`), computed once."""
+        cached = self._headings.get(row)
+        if cached is None:
+            cached = self._headings[row] = is_heading_like(self.data.sentences[row].text)
+        return cached
+
+    def shape(self, row: int) -> tuple[bool, bool, frozenset[str]]:
+        """(holds a digit, holds a year, its capitalised words lower-cased), computed once."""
+        cached = self._shapes.get(row)
+        if cached is None:
+            text = self.data.sentences[row].text
+            cached = self._shapes[row] = (
+                bool(_DIGIT.search(text)),
+                bool(_YEAR.search(text)),
+                frozenset(w.lower() for w in _CAPITALISED.findall(text)),
+            )
+        return cached
 
     def kinds(self, row: int) -> frozenset[str]:
         """Kinds of answer a sentence holds (`answer_type.sentence_kinds`), computed once."""

@@ -17,6 +17,7 @@ from dataclasses import replace
 import numpy as np
 
 from rag.answer.extractive import ExtractiveComposer
+from rag.answer.reader import ReaderComposer
 from rag.errors import LLMError
 from rag.protocols import Embedder, LLMClient
 from rag.sentences import sentence_spans
@@ -51,7 +52,7 @@ class LLMComposer:
     def __init__(
         self,
         client: LLMClient,
-        extractive: ExtractiveComposer,
+        extractive: ReaderComposer | ExtractiveComposer,
         embedder: Embedder,
         context_tokens: int = 3000,
         support_threshold: float = 0.5,

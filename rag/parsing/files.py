@@ -11,8 +11,10 @@ anything is returned: a caller never gets a partial corpus.
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -39,12 +41,22 @@ SUPPORTED_EXTENSIONS: tuple[str, ...] = (
     ".json",
 )
 _FEED_EXTENSIONS = (".xml", ".rss", ".atom")
+# Any supported file may come gzip-compressed (`corpus.jsonl.gz`): it is read as the format before `.gz`.
+_GZIP = ".gz"
+
+
+def format_suffix(path: Path) -> str:
+    """The extension that names a file's format, lower-cased: `.jsonl` for `corpus.jsonl.gz`."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if len(suffixes) >= 2 and suffixes[-1] == _GZIP:
+        return suffixes[-2]
+    return path.suffix.lower()
 _XML_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)[\"']")
 
 
 def _read_bytes(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        data = path.read_bytes()
     except FileNotFoundError:
         raise InputFileError(path, "no such file or directory") from None
     except IsADirectoryError:
@@ -53,6 +65,12 @@ def _read_bytes(path: Path) -> bytes:
         raise InputFileError(path, "permission denied") from None
     except OSError as exc:
         raise InputFileError(path, f"cannot read file ({exc.strerror or exc})") from None
+    if path.suffix.lower() != _GZIP:
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputFileError(path, f"not a valid gzip file ({exc})") from None
 
 
 def _decode(path: Path, data: bytes, declared_xml: bool = False) -> str:
@@ -106,7 +124,7 @@ def _parsers() -> dict[str, Callable[[Path, str, bytes], list[Article]]]:
 def parse_file(path: Path, source: str) -> list[Document]:
     """The documents of one file; `source` is how they name their origin (see `parse_paths`)."""
     path = Path(path)
-    suffix = path.suffix.lower()
+    suffix = format_suffix(path)
     parser = _parsers().get(suffix)
     if parser is None:
         known = " ".join(SUPPORTED_EXTENSIONS)
@@ -139,7 +157,7 @@ def _walk(folder: Path, seen_dirs: set[Path]) -> Iterator[Path]:
             continue
         if entry.is_dir():
             yield from _walk(entry, seen_dirs)
-        elif entry.suffix.lower() in SUPPORTED_EXTENSIONS:
+        elif format_suffix(entry) in SUPPORTED_EXTENSIONS:
             yield entry
 
 
@@ -155,7 +173,7 @@ def input_files(paths: Sequence[Path]) -> list[tuple[Path, str]]:
         if path.is_dir():
             found = [(f, f.relative_to(path).as_posix()) for f in _walk(path, seen_dirs)]
         elif path.is_file():
-            if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
+            if format_suffix(path) not in SUPPORTED_EXTENSIONS:
                 known = " ".join(SUPPORTED_EXTENSIONS)
                 suffix = path.suffix or "(no extension)"
                 raise InputFileError(path, f"unsupported file type {suffix!r} (supported: {known})")

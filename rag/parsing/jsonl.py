@@ -14,11 +14,13 @@ The text is the caller's own: only whitespace is normalised and unambiguous feed
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from rag.parsing.article import Article
 from rag.parsing.clean import collapse, paragraphs_from_text, remove_boilerplate
 from rag.parsing.dates import to_iso_date
+from rag.parsing.html import fragment_to_paragraphs
 
 _KNOWN = ("id", "text", "title", "url", "published")
 
@@ -41,6 +43,18 @@ def _optional_str(record: dict[str, Any], key: str, where: str, line: int | None
     return collapse(value) or None
 
 
+# An inline tag (`<a href=…>`, `<p>`, `</em>`): scraped text that still holds markup.
+_MARKUP = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>")
+
+
+def _paragraphs(text: str) -> list[str]:
+    """Paragraphs of a record's text; text that holds HTML markup is read as an HTML fragment, so the
+    clean body has no tags (and offsets point at words, not at `href`s)."""
+    if _MARKUP.search(text):
+        return [p for block in paragraphs_from_text(text) for p in fragment_to_paragraphs(block)]
+    return paragraphs_from_text(text)
+
+
 def _title_from(paragraph: str, limit: int = 80) -> str:
     """The opening words of the text, cut at a word boundary, for records without a title."""
     if len(paragraph) <= limit:
@@ -57,7 +71,7 @@ def _article(record: Any, where: str, line: int | None) -> Article:
         raise RecordError(f"{where}missing required field 'text'", line)
     if not isinstance(text, str):
         raise RecordError(f"{where}field 'text' must be a string, got {type(text).__name__}", line)
-    paragraphs = remove_boilerplate(paragraphs_from_text(text))
+    paragraphs = remove_boilerplate(_paragraphs(text))
     if not paragraphs:
         raise RecordError(f"{where}field 'text' is empty", line)
 
