@@ -196,7 +196,7 @@ def _ablate(
             rep = _run_question_set(run_opts, settings, embedder, False)
         if opts.benchmarks:
             rep["sets"] = _run_benchmarks(run_opts, settings, embedder, False)
-        changes = [c for c in cmp.paired_changes(full, rep)]
+        changes = cmp.paired_changes(full, rep)
         results.append({"ablation": name, "overrides": overrides, "changes": [c.__dict__ for c in changes]})
         echo(f"\nwithout {name} ({overrides}):")
         echo(cmp.format_paired(changes))

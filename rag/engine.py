@@ -65,7 +65,7 @@ class RagEngine:
         if model is not None and self.config.rerank_pool > 0:
             own = isinstance(self.extractive, ReaderComposer)
             scorer = self.extractive.scorer if own else LearnedScorer(model.scorer)
-            self.reranker = PassageReranker(sentences, scorer, idf=idf, prefer_years=self.config.year_boost != 1.0)
+            self.reranker = PassageReranker(sentences, scorer, idf=idf, year_boost=self.config.year_boost)
         self.composer: AnswerComposer = self.extractive
         if llm_client is not None:
             self.composer = LLMComposer(llm_client, self.extractive, embedder, settings.llm_context_tokens)

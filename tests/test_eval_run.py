@@ -279,3 +279,13 @@ def test_python_m_eval_is_the_same_command() -> None:
     assert result.returncode == 0
     for option in ("--questions", "--index", "--out", "--url", "--api-key", "--beir", "--compare", "--thresholds"):
         assert option in result.stdout
+
+
+def test_a_random_sentence_scorer_fails_the_gate(fake_index_dir: Path, tmp_path: Path) -> None:
+    # The same index and gate as the good run, with the reader's scorer (which also reranks the
+    # passages) replaced by random scores: the benchmark must notice.
+    opts = EvalOptions(
+        index=fake_index_dir, out=tmp_path / "out", thresholds=_thresholds(tmp_path, LENIENT), progress=False,
+        answer_overrides={"reader": "random"},
+    )
+    assert run_eval(opts, embedder=HashingEmbedder(), echo=lambda _: None) == 1

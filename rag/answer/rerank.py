@@ -25,14 +25,15 @@ class PassageReranker:
         sentences: SentenceIndex,
         scorer: SentenceScorer,
         idf: Callable[[str], float] | None = None,
-        prefer_years: bool = True,
+        year_boost: float = 1.0,
     ) -> None:
-        """`prefer_years`: keep retrieval's preference for the years a question names (passages
-        from those years first; with several years, each year's best leads), reranking within it."""
+        """`year_boost`: retrieval's preference for the years a question names, kept here: a passage
+        from such a year has its score multiplied by it, and with several years each year's best
+        passage leads (1.0: no preference)."""
         self.sentences = sentences
         self.scorer = scorer
         self.idf = idf
-        self.prefer_years = prefer_years
+        self.year_boost = year_boost
 
     def rerank(self, question: str, query_vector: np.ndarray, hits: Sequence[Hit], k: int) -> list[Hit]:
         if len(hits) <= 1:
@@ -43,22 +44,25 @@ class PassageReranker:
         best: dict[str, float] = {}
         for hit, score in zip(candidates.hits, scores.tolist(), strict=True):
             best[hit.chunk_id] = max(best.get(hit.chunk_id, -np.inf), score)
-        order = sorted(range(len(hits)), key=lambda i: (-best.get(hits[i].chunk_id, -np.inf), i))
-        if self.prefer_years and parsed.years:
-            order = _years_first(order, hits, parsed.years)
+        years = parsed.years if self.year_boost != 1.0 else frozenset()
+
+        def value(i: int) -> float:
+            score = best.get(hits[i].chunk_id, -np.inf)
+            return score * self.year_boost if _year(hits[i]) in years and score > 0 else score
+
+        order = sorted(range(len(hits)), key=lambda i: (-value(i), i))
+        if len(years) > 1:
+            # "…in 2016 and 2017?": each year's best passage leads, so one year cannot crowd out the other.
+            first: dict[int, int] = {}
+            for i in order:
+                year = _year(hits[i])
+                if year in years:
+                    first.setdefault(year, i)
+            leaders = list(first.values())  # already in reranked order
+            order = sorted(leaders, key=order.index) + [i for i in order if i not in leaders]
         return [hits[i] for i in order[:k]]
 
 
-def _years_first(order: list[int], hits: Sequence[Hit], years: frozenset[int]) -> list[int]:
-    def year(i: int) -> int | None:
-        published = hits[i].published
-        return int(published[:4]) if published and published[:4].isdigit() else None
-
-    leaders = []
-    for wanted in sorted(years):
-        first = next((i for i in order if year(i) == wanted), None)
-        if first is not None:
-            leaders.append(first)
-    leaders.sort(key=order.index)
-    rest = [i for i in order if i not in leaders]
-    return leaders + [i for i in rest if year(i) in years] + [i for i in rest if year(i) not in years]
+def _year(hit: Hit) -> int | None:
+    published = hit.published
+    return int(published[:4]) if published and published[:4].isdigit() else None
