@@ -94,9 +94,9 @@ def test_inprocess_figures_per_stage(bench_json: dict[str, Any]) -> None:
     assert part["questions"] == 30 and part["chunks"] > 0
     assert part["vector_index"]["type"] == "flat"
     for key, stages in (
-        ("search_ms", ("encode", "retrieve", "total", "wall")),
-        ("ask_ms", ("encode", "retrieve", "compose", "total", "wall")),
-        ("ask_cached_ms", ("encode", "retrieve", "compose", "total", "wall")),
+        ("search_ms", ("encode", "retrieve", "rerank", "total", "wall")),
+        ("ask_ms", ("encode", "retrieve", "rerank", "compose", "total", "wall")),
+        ("ask_cached_ms", ("encode", "retrieve", "rerank", "compose", "total", "wall")),
     ):
         assert set(stages) <= set(part[key]), key
         for stage in stages:

@@ -115,7 +115,10 @@ def test_broken_pipeline_drives_metrics_down_and_fails_the_gate(
     assert code == 1
     good = json.loads((good_run[1] / "report.json").read_text(encoding="utf-8"))["metrics"]["overall"]
     bad = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))["metrics"]["overall"]
-    for metric in ("hit@1", "mrr@10", "ndcg@10", "answer_accuracy"):
+    # Retrieval may survive broken vectors (BM25 and the reranker's term overlap carry it: hit@1
+    # came out above the good run's in some runs), and the few answers given may be precise; but
+    # fewer questions are answered right, and fewer handled right overall.
+    for metric in ("answer_accuracy", "correct_rate"):
         assert bad[metric] < good[metric], metric
     err = capsys.readouterr().err
     # Which floor breaks first depends on how much the lexical signals (BM25, the reranker's term

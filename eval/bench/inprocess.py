@@ -1,6 +1,6 @@
 """In-process latency: `RagEngine.search` and `.ask` over the eval questions, per stage.
 
-The stages are the engine's own `timings_ms` (encode, retrieve, compose, total), collected per
+The stages are the engine's own `timings_ms` (encode, retrieve, rerank, compose, total), collected per
 call; each run yields p50/p95/p99 per stage, and each figure is the median (min, max) over runs.
 
 Cold (the headline): the query-vector cache is off (`query_cache_size=0`), so every call pays for
@@ -23,7 +23,7 @@ from rag.engine import RagEngine
 from rag.protocols import Embedder
 from rag.settings import Settings
 
-STAGES = ("encode", "retrieve", "compose", "total")
+STAGES = ("encode", "retrieve", "rerank", "compose", "total")
 DEFAULT_QUESTIONS = Path(__file__).resolve().parents[1] / "questions.jsonl"
 
 
