@@ -102,12 +102,8 @@ def run_eval(
             rep = run_beir(opts.beir, settings, embedder=embedder, search_k=opts.search_k, progress=factory)
         finally:
             stop()
-    elif opts.questions and is_benchmark(opts.questions):
-        rep = _run_benchmark(load_benchmark(opts.questions, opts.slice_every), opts, settings, embedder, show_progress)
     else:
-        rep = _run_question_set(opts, settings, embedder, show_progress)
-    if opts.benchmarks:
-        rep["sets"] = _run_benchmarks(opts, settings, embedder, show_progress)
+        rep = _run_sets(opts, settings, embedder, show_progress)
     if opts.ablate:
         rep["ablation"] = _ablate(rep, opts, settings, embedder, echo)
 
@@ -169,14 +165,19 @@ def _run_question_set(
     return _score_questions(target, questions, questions_path.name, str(questions_path), opts, show_progress)
 
 
-def _run_benchmarks(
-    opts: EvalOptions, settings: Settings, embedder: Embedder | None, show_progress: bool
-) -> dict[str, Any]:
-    sets = {}
-    for folder in opts.benchmarks:
-        bench = load_benchmark(folder, opts.slice_every)
-        sets[bench.name] = _run_benchmark(bench, opts, settings, embedder, show_progress)
-    return sets
+def _run_sets(opts: EvalOptions, settings: Settings, embedder: Embedder | None, show_progress: bool) -> dict[str, Any]:
+    """The main set (our question file, or a benchmark given as --questions) and each --benchmark
+    beside it under `sets`."""
+    if opts.questions and is_benchmark(opts.questions):
+        rep = _run_benchmark(load_benchmark(opts.questions, opts.slice_every), opts, settings, embedder, show_progress)
+    else:
+        rep = _run_question_set(opts, settings, embedder, show_progress)
+    if opts.benchmarks:
+        rep["sets"] = {}
+        for folder in opts.benchmarks:
+            bench = load_benchmark(folder, opts.slice_every)
+            rep["sets"][bench.name] = _run_benchmark(bench, opts, settings, embedder, show_progress)
+    return rep
 
 
 def _ablate(
@@ -190,12 +191,7 @@ def _ablate(
     results = []
     for name, overrides in ABLATIONS[reader == "rules"]:
         run_opts = replace(opts, answer_overrides={**opts.answer_overrides, **overrides}, ablate=False)
-        if opts.questions and is_benchmark(opts.questions):
-            rep = _run_benchmark(load_benchmark(opts.questions, opts.slice_every), run_opts, settings, embedder, False)
-        else:
-            rep = _run_question_set(run_opts, settings, embedder, False)
-        if opts.benchmarks:
-            rep["sets"] = _run_benchmarks(run_opts, settings, embedder, False)
+        rep = _run_sets(run_opts, settings, embedder, False)
         changes = cmp.paired_changes(full, rep)
         results.append({"ablation": name, "overrides": overrides, "changes": [c.__dict__ for c in changes]})
         echo(f"\nwithout {name} ({overrides}):")

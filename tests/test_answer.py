@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from rag.answer.extractive import ABSTAIN_TEXT
+from rag.answer.abstention import ABSTAIN_TEXT
 from rag.engine import RagEngine
 from rag.errors import QuestionError
 from rag.types import Sentence

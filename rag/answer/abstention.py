@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,31 @@ from rag.answer.features import Candidates
 from rag.answer.names import Vocabulary, unknown_names
 from rag.answer.question import ParsedQuestion
 from rag.answer.reader_model import LinearModel
+from rag.types import Answer, Citation, Hit
+
+ABSTAIN_TEXT = "The indexed documents do not answer this question."
+
+
+def abstention_answer(
+    question: str,
+    hits: Sequence[Hit],
+    reason: str,
+    mode: str,
+    index_version: str,
+    confidence: float = 0.0,
+    missing_names: Sequence[str] = (),
+) -> Answer:
+    """Say plainly that the documents do not answer (and which names they never mention); offer
+    the closest passages, if any, for the reader to check. Every composer abstains this way."""
+    citations = tuple(Citation.from_hit(n, h) for n, h in enumerate(hits[:3], start=1))
+    text = ABSTAIN_TEXT
+    if missing_names:
+        quoted = [f"“{name.rstrip('.’')}”" for name in dict.fromkeys(missing_names)]
+        names = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+        text = f"{text[:-1]}: they never mention {names}."
+    if citations:
+        text += f" The closest passages, for you to check: {', '.join(f'[{c.n}]' for c in citations)}."
+    return Answer(question, text, True, citations, mode, index_version, reason=reason, confidence=confidence)
 
 
 @dataclass(frozen=True)

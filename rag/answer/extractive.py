@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from rag.answer.abstention import abstention_answer
 from rag.answer.answer_type import counted_nouns, counts, expected_type, measured_terms
 from rag.answer.config import AnswerConfig
 from rag.answer.evidence import Candidate, SentenceIndex, score_candidates
@@ -19,7 +20,6 @@ from rag.answer.names import TermSet, Vocabulary, refers_back, unknown_names
 from rag.types import Answer, Citation, Document, Hit
 from rag.years import named_years, speaks_of
 
-ABSTAIN_TEXT = "The indexed documents do not answer this question."
 # How far back a quote that refers back to its subject ("the app") may find the names asked about.
 # On the eval set 2 or 3 catch the same; 1 misses "WhatsApp" two sentences before its "the app".
 REFERS_BACK_SENTENCES = 3
@@ -108,19 +108,7 @@ class ExtractiveComposer:
         confidence: float = 0.0,
         missing_names: Sequence[str] = (),
     ) -> Answer:
-        """Say plainly that the documents do not answer (and which names they never mention);
-        offer the closest passages, if any."""
-        nearest = list(hits[:3])
-        citations = tuple(Citation.from_hit(n, h) for n, h in enumerate(nearest, start=1))
-        text = ABSTAIN_TEXT
-        if missing_names:
-            text = f"{text[:-1]}: they never mention {_join(missing_names)}."
-        if citations:
-            markers = ", ".join(f"[{c.n}]" for c in citations)
-            text += f" The closest passages, for you to check: {markers}."
-        return Answer(
-            question, text, True, citations, self.mode, self.index_version, reason=reason, confidence=confidence
-        )
+        return abstention_answer(question, hits, reason, self.mode, self.index_version, confidence, missing_names)
 
     def _unknown_names(self, question: str) -> list[str]:
         if not self.config.require_known_names or self.vocabulary is None:
@@ -247,8 +235,3 @@ class ExtractiveComposer:
         doc = self.documents.get(candidate.sentence.doc_id)
         s = candidate.sentence
         return doc is not None and bool(s.text.strip()) and doc.text[s.start : s.end] == s.text
-
-
-def _join(names: Sequence[str]) -> str:
-    quoted = [f"“{name}”" for name in dict.fromkeys(names)]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from rag.answer.abstention import LearnedAbstainer, question_signals
+from rag.answer.abstention import LearnedAbstainer, abstention_answer, question_signals
 from rag.answer.config import AnswerConfig
 from rag.answer.evidence import SentenceIndex
 from rag.answer.features import Candidates, gather
@@ -32,7 +32,6 @@ from rag.errors import ConfigError
 from rag.types import Answer, Citation, Document, Hit
 from rag.years import speaks_of
 
-ABSTAIN_TEXT = "The indexed documents do not answer this question."
 # The composers `AnswerConfig.reader` names: this pipeline with each scorer, or the earlier rules.
 READERS = ("learned", "cosine", "random", "rules")
 
@@ -128,18 +127,7 @@ class ReaderComposer:
         confidence: float = 0.0,
         missing_names: Sequence[str] = (),
     ) -> Answer:
-        """Say plainly that the documents do not answer (and which names they never mention);
-        offer the closest passages, if any."""
-        citations = tuple(Citation.from_hit(n, h) for n, h in enumerate(hits[:3], start=1))
-        text = ABSTAIN_TEXT
-        if missing_names:
-            text = f"{text[:-1]}: they never mention {_join(missing_names)}."
-        if citations:
-            text += f" The closest passages, for you to check: {', '.join(f'[{c.n}]' for c in citations)}."
-        return Answer(
-            question, text, True, citations, self.mode, self.index_version, reason=reason, confidence=confidence
-        )
-
+        return abstention_answer(question, hits, reason, self.mode, self.index_version, confidence, missing_names)
 
 def check_reader(reader: str) -> None:
     if reader not in READERS:
@@ -153,8 +141,3 @@ def _scorer(reader: str, learned: LearnedScorer) -> SentenceScorer:
     if reader == "random":
         return RandomScorer()
     return learned  # "learned" (and "rules", which composes elsewhere but may use this pipeline's parts)
-
-
-def _join(names: Sequence[str]) -> str:
-    quoted = [f"“{name.rstrip('.’')}”" for name in dict.fromkeys(names)]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
