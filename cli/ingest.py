@@ -16,9 +16,12 @@ def ingest_command(
     paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders to ingest (default: seeds/).")] = None,
     index: IndexOption = None,
     prune: Annotated[bool, typer.Option("--prune", help="Drop documents whose files are gone.")] = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Replace an index that cannot be read (it is refused otherwise).")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Parse files into documents, chunk, embed and write the index (incremental)."""
     settings = settings_for(index)
-    summary = ingest(paths or [settings.seeds_dir], settings, prune=prune, progress=on_terminal())
+    summary = ingest(paths or [settings.seeds_dir], settings, prune=prune, progress=on_terminal(), rebuild=rebuild)
     typer.echo(json.dumps(summary.as_dict()) if as_json else summary.line())

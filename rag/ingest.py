@@ -72,14 +72,17 @@ def ingest(
     embedder: Embedder | None = None,
     prune: bool = False,
     progress: bool = False,
+    rebuild: bool = False,
 ) -> IngestSummary:
+    """`rebuild`: replace an index that cannot be read; without it such an index is refused
+    (`IndexCorruptError`, nothing written), since building over it would drop every document it held."""
     started = time.perf_counter()
     # Parse everything first: bad input fails here, before the index is touched.
     parsed = parse_paths(list(paths))
     index_dir = settings.index_dir
     index_dir.mkdir(parents=True, exist_ok=True)
     with _ingest_lock(index_dir):
-        previous, corrupt = _load_previous(index_dir)
+        previous, corrupt = _load_previous(index_dir, rebuild)
         embedder = embedder or load_embedder(settings)
         documents, sources = _merge_documents(previous, parsed, paths, prune)
         config = ChunkerConfig(settings.chunk_tokens, settings.chunk_overlap_tokens)
@@ -151,12 +154,18 @@ def _ingest_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _load_previous(index_dir: Path) -> tuple[IndexData | None, bool]:
+def _load_previous(index_dir: Path, rebuild: bool) -> tuple[IndexData | None, bool]:
     if not index_exists(index_dir):
         return None, False
     try:
         return load_index(index_dir), False
-    except IndexCorruptError:
+    except IndexCorruptError as exc:
+        if not rebuild:
+            reason = exc.message.split(";")[0]
+            raise IndexCorruptError(
+                f"{reason}; the index there is unreadable and was left as it is: "
+                "`rag ingest --rebuild` replaces it with the given input alone"
+            ) from None
         return None, True
 
 

@@ -88,3 +88,12 @@ def test_a_corrupt_index_exits_2_and_says_to_rebuild(capsys, writable_index: Pat
     code, _, err = _run(capsys, "ask", "Peppa", "--index", str(writable_index))
     assert code == 2
     assert err.count("\n") == 1 and "rebuild" in err
+
+
+def test_ingest_into_a_corrupt_index_exits_2_in_one_line_until_rebuild(capsys, writable_index: Path) -> None:
+    generation = next(p for p in writable_index.iterdir() if p.name.startswith("v-"))
+    (generation / "documents.jsonl").write_text("garbage\n")
+    seeds = str(Path(__file__).resolve().parents[1] / "seeds")
+    code, _, err = _run(capsys, "ingest", seeds, "--index", str(writable_index))
+    assert code == 2 and err.count("\n") == 1 and "--rebuild" in err
+    assert generation.is_dir()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rag.embedding.fake import HashingEmbedder
-from rag.errors import InputFileError
+from rag.errors import IndexCorruptError, InputFileError
 from rag.ingest import ingest
 from rag.settings import Settings
 from rag.store.index_files import current_generation, load_index
@@ -142,3 +142,29 @@ def test_reused_vectors_are_the_exact_ones_first_computed(corpus: Path, tmp_path
     assert len(second.chunk_vectors) == len(first) + 1
     rows = [i for i, c in enumerate(second.chunks) if c.doc_id != "m"]
     assert np.array_equal(np.asarray(second.chunk_vectors)[rows], first)
+
+
+def test_ingest_over_an_unreadable_index_is_refused_and_loses_nothing(tmp_path: Path, seeds_dir: Path) -> None:
+    # Building over an index that cannot be read would write an index of the new input alone and
+    # drop every document the old one held: refused, and the old generation stays as it was.
+    settings = Settings(index_dir=tmp_path / "index")
+    ingest([seeds_dir], settings, embedder=HashingEmbedder())
+    generation = current_generation(settings.index_dir)
+    (generation / "documents.jsonl").write_text("garbage\n", encoding="utf-8")
+    before = {p.name: p.read_bytes() for p in generation.iterdir()}
+    new = _jsonl(tmp_path / "new.jsonl", [{"id": "n1", "text": "One new article about tea."}])
+    with pytest.raises(IndexCorruptError, match="--rebuild") as exc:
+        ingest([new], settings, embedder=HashingEmbedder())
+    assert "documents.jsonl" in exc.value.message and "\n" not in exc.value.message
+    assert current_generation(settings.index_dir) == generation
+    assert {p.name: p.read_bytes() for p in generation.iterdir()} == before
+
+
+def test_rebuild_replaces_an_unreadable_index(tmp_path: Path, seeds_dir: Path) -> None:
+    settings = Settings(index_dir=tmp_path / "index")
+    ingest([seeds_dir], settings, embedder=HashingEmbedder())
+    (current_generation(settings.index_dir) / "documents.jsonl").write_text("garbage\n", encoding="utf-8")
+    new = _jsonl(tmp_path / "new.jsonl", [{"id": "n1", "text": "One new article about tea."}])
+    summary = ingest([new], settings, embedder=HashingEmbedder(), rebuild=True)
+    assert summary.written and summary.rebuilt_from_corrupt
+    assert [d.doc_id for d in load_index(settings.index_dir).documents] == ["n1"]
