@@ -96,13 +96,21 @@ class Citation:
         return {"n": self.n, **_passage_dict(self)}
 
 
+def link(url: str | None) -> str | None:
+    """A URL a client may follow: http(s) only. A `javascript:` or `data:` URL in an archive would
+    run in whatever page shows the citation, so it is never passed on."""
+    if url and url.strip().lower().startswith(("http://", "https://")):
+        return url
+    return None
+
+
 def _passage_dict(passage: Hit | Citation) -> dict[str, Any]:
     """The SPEC's passage object, shared by /search hits and /ask citations."""
     return {
         "doc_id": passage.doc_id,
         "chunk_id": passage.chunk_id,
         "title": passage.title,
-        "url": passage.url,
+        "url": link(passage.url),
         "published": passage.published,
         "source": passage.source,
         "text": passage.text,

@@ -184,6 +184,26 @@ def test_top_k_beyond_the_index_size_is_fine(tmp_path: Path, make_service_client
     assert {int(n) for n in MARKER.findall(body["answer"])} == {c["n"] for c in body["citations"]}
 
 
+def test_urls_that_are_not_http_never_reach_a_client(tmp_path: Path, make_service_client) -> None:
+    records = [
+        {"id": "bad", "title": "Lighthouse", "url": "javascript:alert(1)",
+         "text": "The lighthouse keeper counted 17 ships in the harbour."},
+        {"id": "good", "title": "Harbour", "url": "https://example.org/harbour",
+         "text": "The harbour master counted 12 boats at the lighthouse."},
+    ]
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    settings = Settings(index_dir=tmp_path / "index")
+    ingest([tmp_path / "c.jsonl"], settings, embedder=HashingEmbedder())
+    client = make_service_client(engine=RagEngine.open(settings, embedder=HashingEmbedder()))
+    urls = {h["doc_id"]: h["url"] for h in client.get("/search", params={"q": "lighthouse", "k": 5}).json()["hits"]}
+    assert urls == {"bad": None, "good": "https://example.org/harbour"}
+    body = client.post("/ask", json={"question": "How many ships did the lighthouse keeper count?"}).json()
+    assert all(c["url"] in (None, "https://example.org/harbour") for c in body["citations"])
+    assert client.get("/documents/bad").json()["url"] is None
+    listed = {d["doc_id"]: d["url"] for d in client.get("/documents").json()["documents"]}
+    assert listed["bad"] is None and listed["good"] == "https://example.org/harbour"
+
+
 def test_an_empty_index_abstains(make_service_client, stub_engine_cls) -> None:
     client = make_service_client(engine=stub_engine_cls())
     body = client.post("/ask", json={"question": "anything"}).json()
