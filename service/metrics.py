@@ -33,6 +33,8 @@ _MAX_STAGES = 24
 def outcome_of(status: int) -> str:
     if status < 400:
         return "success"
+    if status == 499:  # the client closed the connection before its answer
+        return "client_closed"
     if status < 500:
         return "client_error"
     return "server_error"

@@ -34,6 +34,9 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
+CLIENT_CLOSED = 499
+
+
 class RequestContextMiddleware:
     """Gives each request an id, then counts, times and logs it once it is answered."""
 
@@ -80,6 +83,10 @@ class RequestContextMiddleware:
                     }
                 )
         finally:
+            if not response_started:
+                # Nothing was sent and nothing raised (or the task was cancelled): the client went
+                # away before its answer. nginx's 499, so a client that hangs up is no 5xx alert.
+                status = CLIENT_CLOSED
             self.metrics.in_flight.dec()
             elapsed = time.perf_counter() - started
             # The route template, not the raw path: /documents/{doc_id} is one series, and

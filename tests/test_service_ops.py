@@ -257,6 +257,48 @@ def test_metrics_count_requests_per_route_and_outcome(make_service_client) -> No
     assert _sample(text, "rag_http_request_duration_seconds_bucket", route="/ask", outcome="success", le="+Inf") == 3
 
 
+def _drive(middleware: object, inner_exc: BaseException | None) -> list[dict]:
+    """One request through the middleware, whose app reads until the client disconnects, then
+    returns (or raises `inner_exc`, as a cancelled task does) without answering."""
+    import asyncio
+
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    async def run() -> None:
+        scope = {"type": "http", "method": "POST", "path": "/ask", "headers": [], "client": ("127.0.0.1", 1)}
+        try:
+            await middleware(scope, receive, send)  # type: ignore[operator]
+        except BaseException:
+            pass
+
+    asyncio.run(run())
+    return sent
+
+
+@pytest.mark.parametrize("inner_exc", [None, __import__("asyncio").CancelledError()])
+def test_a_client_that_hangs_up_counts_as_499_not_500(inner_exc: BaseException | None) -> None:
+    from service.metrics import ServiceMetrics
+    from service.middleware import RequestContextMiddleware
+
+    async def app(scope: dict, receive, send) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        if inner_exc is not None:
+            raise inner_exc
+
+    metrics = ServiceMetrics()
+    assert _drive(RequestContextMiddleware(app, metrics), inner_exc) == []
+    text = metrics.render()[0].decode()
+    assert _sample(text, "rag_http_requests_total", status="499", outcome="client_closed") == 1
+    assert 'status="500"' not in text
+
+
 def test_metrics_time_each_pipeline_stage(make_service_client) -> None:
     client = make_service_client()
     client.post("/ask", json={"question": PEPPA})
