@@ -32,6 +32,7 @@ from rag.store.index_files import (
     compute_version,
     index_exists,
     load_index,
+    remove_staging_leftovers,
     write_index,
 )
 from rag.types import Document
@@ -82,6 +83,9 @@ def ingest(
     index_dir = settings.index_dir
     index_dir.mkdir(parents=True, exist_ok=True)
     with _ingest_lock(index_dir):
+        # A killed ingest leaves its staging folder behind (tens of MB each); with the lock held
+        # none can be in use.
+        remove_staging_leftovers(index_dir)
         previous, corrupt = _load_previous(index_dir, rebuild)
         embedder = embedder or load_embedder(settings)
         documents, sources = _merge_documents(previous, parsed, paths, prune)

@@ -97,3 +97,9 @@ def test_ingest_into_a_corrupt_index_exits_2_in_one_line_until_rebuild(capsys, w
     code, _, err = _run(capsys, "ingest", seeds, "--index", str(writable_index))
     assert code == 2 and err.count("\n") == 1 and "--rebuild" in err
     assert generation.is_dir()
+
+
+def test_a_non_utf8_current_pointer_exits_2_in_one_line(capsys, writable_index: Path) -> None:
+    (writable_index / "CURRENT").write_bytes(b"\xff\xfe v-\x80\n")
+    code, _, err = _run(capsys, "ask", "Peppa", "--index", str(writable_index))
+    assert code == 2 and err.count("\n") == 1 and "CURRENT" in err

@@ -168,3 +168,20 @@ def test_rebuild_replaces_an_unreadable_index(tmp_path: Path, seeds_dir: Path) -
     summary = ingest([new], settings, embedder=HashingEmbedder(), rebuild=True)
     assert summary.written and summary.rebuilt_from_corrupt
     assert [d.doc_id for d in load_index(settings.index_dir).documents] == ["n1"]
+
+
+def test_a_noop_ingest_removes_what_killed_ingests_left_behind(tmp_path: Path, seeds_dir: Path) -> None:
+    settings = Settings(index_dir=tmp_path / "index")
+    ingest([seeds_dir], settings, embedder=HashingEmbedder())
+    leftover = settings.index_dir / ".staging-killed123"
+    leftover.mkdir()
+    (leftover / "chunk_vectors.npy").write_bytes(b"\0" * 1024)
+    summary = ingest([seeds_dir], settings, embedder=HashingEmbedder())
+    assert not summary.written and not leftover.exists()
+
+
+def test_generations_are_readable_by_other_users(tmp_path: Path, seeds_dir: Path) -> None:
+    settings = Settings(index_dir=tmp_path / "index")
+    ingest([seeds_dir], settings, embedder=HashingEmbedder())
+    mode = current_generation(settings.index_dir).stat().st_mode & 0o777
+    assert mode & 0o055 == 0o055, oct(mode)

@@ -64,7 +64,11 @@ def current_generation(index_dir: Path) -> Path:
     pointer = index_dir / POINTER
     if not pointer.is_file():
         raise IndexMissingError(f"no index at {index_dir} (run `rag ingest` first)")
-    name = pointer.read_text(encoding="utf-8").strip()
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (UnicodeDecodeError, OSError) as exc:
+        reason = type(exc).__name__
+        raise IndexCorruptError(f"{pointer}: unreadable ({reason}); rebuild with `rag ingest --rebuild`") from None
     generation = index_dir / name
     if not name or "/" in name or not generation.is_dir():
         raise IndexCorruptError(f"{pointer}: points at a missing generation {name!r}")
@@ -111,6 +115,8 @@ def write_index(
     index_dir.mkdir(parents=True, exist_ok=True)
     version = manifest["index_version"]
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=index_dir))
+    # mkdtemp makes it 0700: a server running as another user must still read the generation.
+    staging.chmod(0o755)
     try:
         _write_jsonl(staging / "documents.jsonl", (_document_record(d) for d in documents))
         _write_jsonl(
@@ -205,6 +211,17 @@ def load_index(index_dir: Path, *, expected_model: str | None = None, verify: bo
     return IndexData(
         documents, chunks, sentences, chunk_store, chunk_vectors, sentence_vectors, manifest, answer_settings
     )
+
+
+def remove_staging_leftovers(index_dir: Path) -> int:
+    """Delete the staging folders of ingests that were killed before they finished; call only while
+    holding the ingest lock (no other ingest can be writing one). Returns how many went."""
+    removed = 0
+    for child in index_dir.glob(".staging-*"):
+        if child.is_dir():
+            shutil.rmtree(child, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def _remove_stale_generations(index_dir: Path, keep: str) -> None:
