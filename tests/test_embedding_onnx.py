@@ -117,6 +117,53 @@ def test_the_cached_export_is_reused(onnx_index_dir: Path, monkeypatch: pytest.M
     assert model_file.stat().st_mtime_ns == stamp
 
 
+def _copied_cache(onnx_index_dir: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
+    import shutil
+
+    source = onnx_index_dir / "models"
+    (good,) = source.glob("all-MiniLM-L6-v2-*.onnx")
+    cache = tmp_path / "models"
+    cache.mkdir()
+    for path in source.iterdir():
+        if path.is_file():
+            shutil.copy(path, cache / path.name)
+    return cache, good, cache / good.name
+
+
+def test_a_cached_model_with_flipped_bytes_is_exported_again(
+    onnx_index_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    cache, good, copy = _copied_cache(onnx_index_dir, tmp_path)
+    assert onnx_minilm.checksum_path(good).is_file(), "the export records its sha256"
+    data = bytearray(copy.read_bytes())
+    for i in range(8):
+        data[len(data) // 2 + i] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    exports: list[list[str]] = []
+
+    def export(args: list[str]) -> None:  # stands in for the slow real export
+        exports.append(args)
+        shutil.copy(good, args[-1])
+
+    monkeypatch.setattr(onnx_minilm, "_export_isolated", export)
+    assert onnx_minilm.ensure_onnx_model(cache) == copy
+    assert len(exports) == 1 and copy.read_bytes() == good.read_bytes()
+    assert onnx_minilm.ensure_onnx_model(cache) == copy and len(exports) == 1, "intact now: reused"
+
+
+def test_an_unloadable_cached_model_is_a_one_line_model_error(onnx_index_dir: Path, tmp_path: Path) -> None:
+    from rag.errors import ModelFileError
+
+    cache, _, copy = _copied_cache(onnx_index_dir, tmp_path)
+    copy.write_bytes(copy.read_bytes()[:4096])  # truncated, and its checksum recorded as if whole
+    onnx_minilm.checksum_path(copy).write_text(onnx_minilm._sha256_file(copy) + "\n")
+    with pytest.raises(ModelFileError) as exc:
+        OnnxMiniLMEmbedder(cache).warm_up()
+    assert "\n" not in exc.value.message and copy.name in exc.value.message
+
+
 def test_a_cached_model_loads_and_embeds_without_importing_torch(onnx_index_dir: Path) -> None:
     script = f"""
 import sys

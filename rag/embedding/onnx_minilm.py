@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -43,7 +44,9 @@ import numpy as np
 from rag.embedding.batching import QueryBatcher
 from rag.embedding.cache import VectorLRU
 from rag.embedding.minilm import MAX_SEQ_TOKENS, MODEL_DIM, MODEL_NAME, model_dir
-from rag.errors import ConfigError
+from rag.errors import ConfigError, ModelFileError
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -111,7 +114,12 @@ def ensure_onnx_model(cache_dir: Path, model_path: Path | None = None, quantized
     model_path = model_path or model_dir()
     target = cached_model_path(cache_dir, model_path, quantized)
     if target.exists():
-        return target
+        if _intact(target):
+            return target
+        # A truncated or altered cache file would load as a broken session, or worse, as a model
+        # that gives other vectors: it is a cache, so export it again.
+        log.warning("cached ONNX model %s does not match its recorded sha256; exporting it again", target)
+        target.unlink(missing_ok=True)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -137,9 +145,40 @@ def _run_tool(args: list[str], target: Path) -> None:
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a service user must be able to read it
+        # The checksum goes first: a reader that finds the model finds its checksum too.
+        _write_checksum(target, _sha256_file(tmp))
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def checksum_path(target: Path) -> Path:
+    """Where the sha256 of a cached model file is recorded (written with it, checked at every load)."""
+    return target.with_name(target.name + ".sha256")
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_checksum(target: Path, digest: str) -> None:
+    record = checksum_path(target)
+    tmp = record.with_name(f".{record.name}.{os.getpid()}.tmp")
+    tmp.write_text(digest + "\n", encoding="ascii")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, record)
+
+
+def _intact(target: Path) -> bool:
+    try:
+        recorded = checksum_path(target).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return False  # no record (a cache written before checksums were kept): export once more
+    return recorded == _sha256_file(target)
 
 
 def _remove_stale_temps(cache_dir: Path, older_than_s: float = 3600.0) -> None:
@@ -430,7 +469,11 @@ class OnnxMiniLMEmbedder:
         # 16 ms without vs 29 ms with spinning under load; 8.7 vs 7.9 ms on a quiet machine. The
         # small win when idle is not worth the large loss when busy; `spin=True` for a dedicated box.
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spin else "0")
-        return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        try:
+            return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for a bad file
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise ModelFileError(f"{path}: not a loadable ONNX model ({first}); delete it to export again") from None
 
     def warm_up(self) -> None:
         """Export or load the query model now (the service calls this at start-up, not on the first request)."""
