@@ -140,6 +140,8 @@ class SlackBot:
         self.http = http
         self.signature = signature
         self.recent_events = RecentIds()
+        # Slash commands seen within the signature window: a replayed signed request is answered once.
+        self.recent_commands = RecentIds(ttl_s=600.0)
         self._tasks: set[asyncio.Task[None]] = set()
         if web_client is None and settings.slack_bot_token:
             base_url = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
@@ -385,6 +387,12 @@ async def slash_command(request: Request, bot: BotDep) -> JSONResponse:
     except ValueError as exc:
         raise ServiceError(400, "bad_slack_payload", "The body is not a form Slack would send.") from exc
     form = {key: values[0] for key, values in parsed.items() if values}
+    # Each invocation carries its own trigger_id; the same one again (or, without one, the same
+    # signed body and timestamp) is a replay of a request already answered.
+    replay_key = form.get("trigger_id") or request.headers.get("x-slack-signature", "")
+    if replay_key and bot.recent_commands.check_and_add(replay_key):
+        bot.metrics.slack.labels("command", "duplicate").inc()
+        return JSONResponse(_ephemeral(notice_message("That request was already answered.")))
     return JSONResponse(await bot.command(form))
 
 
@@ -409,6 +417,8 @@ async def events(request: Request, bot: BotDep) -> JSONResponse:
         payload = json.loads(body)
     except ValueError as exc:  # includes a body that is not UTF-8
         raise ServiceError(400, "bad_slack_payload", "The body is not JSON.") from exc
+    except RecursionError as exc:  # signed, but nested deeper than any event Slack sends
+        raise ServiceError(400, "bad_slack_payload", "The body is nested too deeply.") from exc
     if not isinstance(payload, dict):
         raise ServiceError(400, "bad_slack_payload", "The body is not a JSON object.")
     return JSONResponse(await bot.event(payload))

@@ -466,3 +466,27 @@ def test_commands_while_the_index_loads_say_so(fake_engine, fake_index_dir) -> N
         message = post_command(client, command_body(PEPPA)).json()
         assert message["response_type"] == "ephemeral" and "still loading" in message["text"]
         gate.set()
+
+
+def test_a_signed_but_deeply_nested_event_is_400_not_500(make_service_client) -> None:
+    client = make_service_client(slack_signing_secret=SECRET, raise_server_exceptions=False)
+    body = b'{"type": "event_callback", "event": ' + b"[" * 5_000 + b"]" * 5_000 + b"}"
+    headers = {"content-type": "application/json", **sign(body)}
+    response = client.post("/slack/events", content=body, headers=headers)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_slack_payload"
+
+
+def test_a_replayed_slash_command_is_answered_once(make_service_client, stub_engine_cls) -> None:
+    engine = stub_engine_cls(answer=_cited_answer())
+    client = make_service_client(engine=engine, slack_signing_secret=SECRET)
+    body = command_body("How much was Alibaba fined?", trigger_id="13345224609.738474920.8088930838d88f008e0")
+    headers = {"content-type": "application/x-www-form-urlencoded", **sign(body)}
+    first = client.post("/slack/commands", content=body, headers=headers)
+    replay = client.post("/slack/commands", content=body, headers=headers)
+    assert first.status_code == replay.status_code == 200
+    assert "already answered" in replay.json()["text"] and replay.json()["response_type"] == "ephemeral"
+    assert [name for name, _ in engine.calls].count("ask") == 1
+    other = command_body("How much was Alibaba fined?", trigger_id="13345224609.738474920.other")
+    assert "already answered" not in post_command(client, other).json().get("text", "")
+    assert [name for name, _ in engine.calls].count("ask") == 2
