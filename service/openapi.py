@@ -27,14 +27,16 @@ NOT_READY: Responses = {503: _error("The index is still loading or is unavailabl
 INVALID: Responses = {422: _error("A parameter breaks a rule: wrong type, out of range, unknown field")}
 INTERNAL: Responses = {500: _error("An unexpected fault on our side (a bug); the body carries a request id")}
 JSON_BODY: Responses = {
-    400: _error("Malformed JSON, or a question the engine cannot use"),
+    400: _error(
+        "Malformed JSON, a question the engine cannot use, or filters it cannot (published_from after published_to)"
+    ),
     413: _error("The body is larger than the limit (64 KiB by default)"),
     415: _error("The body is not JSON (send Content-Type: application/json)"),
 }
 SLACK: Responses = {
     400: _error("Correctly signed, but not a payload Slack would send"),
     401: _error("Missing, malformed, stale or wrong Slack signature"),
-    404: _error("The Slack integration is not configured on this server"),
+    404: _error("The Slack integration is not configured here (no SLACK_SIGNING_SECRET): every Slack route is 404"),
     413: _error("The body is larger than the limit"),
     **INTERNAL,
 }
@@ -48,7 +50,7 @@ ASK_RESPONSES: Responses = {
     **INTERNAL,
 }
 SEARCH_RESPONSES: Responses = {
-    400: _error("A query the engine cannot use"),
+    400: _error("A query the engine cannot use, or filters it cannot (published_from after published_to)"),
     **UNAUTHORIZED,
     **INVALID,
     **NOT_READY,
