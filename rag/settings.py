@@ -45,6 +45,8 @@ class Settings:
     # 2 cores, 16 clients: 6 gave the best throughput and p99 (40, anyio's default, let GIL
     # contention starve the event loop: p99 twice as long); see service.state.
     engine_threads: int = 6
+    # How often a server checks the index folder's CURRENT for a new generation (0: never).
+    index_poll_s: float = 2.0
     slack_signing_secret: str | None = field(default=None, repr=False)
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_api_url: str = "https://slack.com/api/"

@@ -57,9 +57,13 @@ def create_app(
         loader = asyncio.ensure_future(state.load_engine())
         if wait_for_engine:
             await loader
+        watcher = asyncio.ensure_future(state.watch_index())
         try:
             yield
         finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
             if bot is not None:
                 await bot.drain()
             if not loader.done():

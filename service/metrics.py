@@ -73,6 +73,9 @@ class ServiceMetrics:
         )
         self.engine_ready = Gauge("rag_engine_ready", "1 when the index is loaded and answering", registry=r)
         self.index_documents = Gauge("rag_index_documents", "Documents in the loaded index", registry=r)
+        self.index_swaps = Counter(
+            "rag_index_swaps_total", "New index generations swapped in without a restart", registry=r
+        )
         self.slack = Counter(
             "rag_slack_requests",
             "Slack requests and deliveries, by kind and outcome",

@@ -1,12 +1,18 @@
 """What one application instance holds: its settings, metrics and the engine once it is loaded.
 
-The engine is loaded once, at start-up, in a worker thread: the process answers `/healthz` at
-once, `/readyz` turns 200 when the index is loaded and has answered a first query, and every
-route that needs the engine answers 503 (retryable) until then.
+The engine is loaded at start-up, in a worker thread: the process answers `/healthz` at once,
+`/readyz` turns 200 when the index is loaded and has answered a first query, and every route that
+needs the engine answers 503 (retryable) until then.
+
+Afterwards `watch_index` reads the index folder's `CURRENT` pointer every `index_poll_s` seconds;
+when an ingest has switched it to a new generation, a new engine is opened and warmed up beside
+the old one and then swapped in with one assignment. A request holds the engine it started with,
+so nothing in flight fails; a generation that cannot be loaded leaves the old engine serving.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -45,6 +51,14 @@ EngineFactory = Callable[[Settings], Engine]
 T = TypeVar("T")
 
 
+def read_pointer(settings: Settings) -> str | None:
+    """The generation the index folder's CURRENT names, or None when there is none (or it is unreadable)."""
+    try:
+        return (settings.index_dir / "CURRENT").read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def default_engine_factory(settings: Settings) -> Engine:
     # Imported here: the engine pulls in the embedding model stack, which the app factory and
     # its tests should not pay for when they pass their own factory.
@@ -62,6 +76,10 @@ class ServiceState:
         self.document_count = 0
         self.load_error: RagError | None = None
         self.loading = False
+        # What CURRENT said when the serving engine was opened, and a generation that failed to load
+        # (not retried until CURRENT changes again).
+        self.loaded_pointer: str | None = None
+        self._failed_pointer: str | None = None
         # Engine work is mostly Python, so threads beyond a few only fight over the GIL, and the
         # event loop (which must keep accepting requests and answering probes) loses that fight.
         # Waiting requests hold no thread, just a place in the limiter's queue.
@@ -76,6 +94,7 @@ class ServiceState:
         self.loading = True
         self.load_error = None
         started = time.perf_counter()
+        pointer = read_pointer(self.settings)
         try:
             engine = await to_thread.run_sync(self.engine_factory, self.settings)
             await self._warm_up(engine)
@@ -91,6 +110,7 @@ class ServiceState:
             log.exception("engine failed to start")
         else:
             self.engine = engine
+            self.loaded_pointer = pointer
             self.document_count = count
             self.metrics.engine_ready.set(1)
             self.metrics.index_documents.set(count)
@@ -104,6 +124,39 @@ class ServiceState:
             )
         finally:
             self.loading = False
+
+    async def watch_index(self) -> None:
+        """Swap to each new index generation an ingest commits, until cancelled."""
+        if self.settings.index_poll_s <= 0:
+            return
+        while True:
+            await asyncio.sleep(self.settings.index_poll_s)
+            pointer = read_pointer(self.settings)
+            if self.engine is None or pointer is None or pointer in (self.loaded_pointer, self._failed_pointer):
+                continue
+            await self.reload(pointer)
+
+    async def reload(self, pointer: str) -> None:
+        started = time.perf_counter()
+        try:
+            engine = await to_thread.run_sync(self.engine_factory, self.settings)
+            await self._warm_up(engine)
+            count = len(await to_thread.run_sync(engine.documents))
+        except Exception as exc:  # keep serving the old generation; say why, once
+            self._failed_pointer = pointer
+            message = exc.message if isinstance(exc, RagError) else type(exc).__name__
+            log.error("new index generation not loaded; still serving the old one: %s", message,
+                      extra={"generation": pointer})
+            return
+        old = self.engine.index_version if self.engine is not None else None
+        self.engine, self.loaded_pointer, self.document_count = engine, pointer, count
+        self.metrics.index_documents.set(count)
+        self.metrics.index_swaps.inc()
+        log.info(
+            "index swapped",
+            extra={"from_version": old, "index_version": engine.index_version, "documents": count,
+                   "load_ms": round((time.perf_counter() - started) * 1000.0, 1)},
+        )
 
     @staticmethod
     async def _warm_up(engine: Engine) -> None:

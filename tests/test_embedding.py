@@ -82,7 +82,8 @@ def test_ensure_onnx_model_exports_once_atomically_and_reuses_the_file(
     assert first.name.startswith("all-MiniLM-L6-v2-") and first.suffix == ".onnx"
     assert ensure_onnx_model(cache) == first
     assert len(calls) == 1
-    assert sorted(p.name for p in cache.iterdir()) == [first.name]  # no temp file left behind
+    # No temp file left behind; the model's recorded sha256 beside it.
+    assert sorted(p.name for p in cache.iterdir()) == [first.name, first.name + ".sha256"]
 
     int8 = ensure_onnx_model(cache, quantized=True)  # reuses the fp32 export as its source
     assert int8.name.startswith("all-MiniLM-L6-v2-int8-")

@@ -20,6 +20,7 @@ from service.logs import ACCESS_LOGGER, JsonFormatter
 
 KEYS = ("alpha-key-0123456789", "beta-key-9876543210")
 PEPPA = "How many fake Peppa Pig products were seized?"
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _bearer(key: str) -> dict[str, str]:
@@ -400,3 +401,66 @@ def test_rag_serve_rejects_a_bad_port_with_exit_2(fake_index_dir: Path) -> None:
     from cli.main import main
 
     assert main(["serve", "--index", str(fake_index_dir), "--port", "70000"]) == 2
+
+
+def _hot_app(index_dir: Path, **changes):
+    from rag.engine import RagEngine
+
+    settings = Settings(index_dir=index_dir, index_poll_s=0.1, **changes)
+    app = create_app(settings, lambda s: RagEngine.open(s, embedder=HashingEmbedder()), wait_for_engine=True)
+    return TestClient(app)
+
+
+def _wait_for_version(client: TestClient, old: str, seconds: float = 10.0) -> tuple[str, int]:
+    """Poll /readyz (as a load balancer would) until it names another version; count failures."""
+    import time
+
+    failures = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        response = client.get("/readyz")
+        failures += response.status_code != 200
+        if response.status_code == 200 and response.json()["index_version"] != old:
+            return response.json()["index_version"], failures
+        failures += client.post("/ask", json={"question": PEPPA}).status_code != 200
+        time.sleep(0.05)
+    raise AssertionError(f"still serving {old} after {seconds}s")
+
+
+def test_a_running_server_switches_to_a_new_index_by_itself(writable_index: Path, tmp_path: Path) -> None:
+    from rag.ingest import ingest
+
+    with _hot_app(writable_index) as client:
+        old = client.get("/readyz").json()["index_version"]
+        new_doc = tmp_path / "new.jsonl"
+        new_doc.write_text(json.dumps({"id": "hot-1", "text": "Hot swapping indexes is now possible."}) + "\n")
+        ingest([REPO / "seeds", new_doc], Settings(index_dir=writable_index), embedder=HashingEmbedder())
+        version, failures = _wait_for_version(client, old)
+        assert version != old and failures == 0
+        assert client.get("/documents/hot-1").status_code == 200
+        assert "rag_index_swaps_total 1.0" in client.get("/metrics").text
+
+
+def test_a_generation_that_cannot_load_leaves_the_old_one_serving(writable_index: Path) -> None:
+    import time
+
+    with _hot_app(writable_index) as client:
+        old = client.get("/readyz").json()["index_version"]
+        (writable_index / "CURRENT").write_text("v-doesnotexist\n")
+        time.sleep(0.5)  # several polls
+        response = client.get("/readyz")
+        assert response.status_code == 200 and response.json()["index_version"] == old
+        assert client.post("/ask", json={"question": PEPPA}).status_code == 200
+
+
+def test_the_last_three_generations_stay_on_disk(tmp_path: Path) -> None:
+    from rag.ingest import ingest
+
+    settings = Settings(index_dir=tmp_path / "index")
+    for i in range(5):
+        doc = tmp_path / "doc.jsonl"
+        doc.write_text(json.dumps({"id": "d", "text": f"Edition {i} of the same story."}) + "\n")
+        ingest([doc], settings, embedder=HashingEmbedder())
+    generations = sorted(p.name for p in settings.index_dir.iterdir() if p.name.startswith("v-"))
+    assert len(generations) == 3
+    assert (settings.index_dir / "CURRENT").read_text().strip() in generations

@@ -224,10 +224,17 @@ def remove_staging_leftovers(index_dir: Path) -> int:
     return removed
 
 
+# Generations kept on disk: the current one and the two before it. A server notices a new one
+# within its poll interval (seconds), so one that is still reading the previous generation never
+# has it deleted from under it, even when two ingests commit in quick succession.
+KEEP_GENERATIONS = 3
+
+
 def _remove_stale_generations(index_dir: Path, keep: str) -> None:
-    for child in index_dir.iterdir():
-        if child.is_dir() and child.name != keep and child.name.startswith(("v-", ".staging-")):
-            shutil.rmtree(child, ignore_errors=True)
+    generations = [c for c in index_dir.iterdir() if c.is_dir() and c.name.startswith("v-") and c.name != keep]
+    generations.sort(key=lambda c: c.stat().st_mtime_ns, reverse=True)
+    for child in generations[KEEP_GENERATIONS - 1 :]:
+        shutil.rmtree(child, ignore_errors=True)
 
 
 def _document_record(doc: Document) -> dict[str, Any]:
