@@ -15,6 +15,7 @@ import numpy as np
 
 from rag.answer.answer_type import sentence_kinds
 from rag.answer.config import AnswerConfig
+from rag.answer.instructions import addresses_a_model
 from rag.store.index_files import IndexData
 from rag.terms import terms
 from rag.types import Hit, Sentence
@@ -80,6 +81,7 @@ class SentenceIndex:
         self._kinds: dict[int, frozenset[str]] = {}
         self._shapes: dict[int, tuple[bool, bool, frozenset[str]]] = {}
         self._headings: dict[int, bool] = {}
+        self._instructs: dict[int, bool] = {}
         for row, sentence in enumerate(data.sentences):
             self._rows.setdefault(sentence.doc_id, []).append(row)
             self._starts.setdefault(sentence.doc_id, []).append(sentence.start)
@@ -118,6 +120,14 @@ class SentenceIndex:
             collected |= self.terms(previous)
             row = previous
         return collected
+
+    def instructs(self, row: int) -> bool:
+        """Whether the sentence instructs a model or its reader (`instructions.addresses_a_model`): a
+        planted instruction, never quoted nor counted as support. Computed once."""
+        cached = self._instructs.get(row)
+        if cached is None:
+            cached = self._instructs[row] = addresses_a_model(self.data.sentences[row].text)
+        return cached
 
     def heading(self, row: int) -> bool:
         """Whether the sentence is a heading-like line (`is_heading_like`), computed once."""

@@ -128,7 +128,7 @@ class ExtractiveComposer:
         # shopping festival"); it may still hold the figure asked for ("…sales reached $17.79
         # billion during singles' day sale, on November 11th"). (Eval: tune accuracy 0.900 ->
         # 0.911, citation precision 0.783 -> 0.790 tune, 0.750 -> 0.780 held-out.)
-        if candidate.heading:
+        if candidate.heading or self.sentences.instructs(candidate.row):
             return False
         return not candidate.deck or (kind in GATED_TYPES and kind in self.sentences.kinds(candidate.row))
 

@@ -17,6 +17,7 @@ from dataclasses import replace
 import numpy as np
 
 from rag.answer.extractive import ExtractiveComposer
+from rag.answer.instructions import addresses_a_model
 from rag.answer.reader import ReaderComposer
 from rag.errors import LLMError
 from rag.protocols import Embedder, LLMClient
@@ -39,13 +40,6 @@ _MARKER = re.compile(r"\[(\d{1,2})\]")
 # Sentences that address the model rather than the reader. They are cut from passages before
 # the model sees them and before support is checked, so a planted instruction can neither steer
 # the model nor vouch for the claim it asks the model to make.
-_INSTRUCTION = re.compile(
-    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|above|previous)\b"
-    r"|\b(you are now|system prompt|as an ai|new instructions?|reply (that|with)|respond (that|with))\b",
-    re.IGNORECASE,
-)
-
-
 class LLMComposer:
     mode = "llm"
 
@@ -130,7 +124,7 @@ class LLMComposer:
         index = self.extractive.sentences
         rows = [
             row for row in index.rows_within(passage.doc_id, passage.start, passage.end)
-            if not _INSTRUCTION.search(index.data.sentences[row].text)
+            if not index.instructs(row)
         ]
         if not rows:
             return 0.0
@@ -161,7 +155,7 @@ class LLMComposer:
 
 def strip_instructions(text: str) -> str:
     """`text` without the sentences that try to instruct a model."""
-    return " ".join(text[a:b] for a, b in sentence_spans(text) if not _INSTRUCTION.search(text[a:b]))
+    return " ".join(text[a:b] for a, b in sentence_spans(text) if not addresses_a_model(text[a:b]))
 
 
 def _attr(text: str) -> str:

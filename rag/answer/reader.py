@@ -98,7 +98,8 @@ class ReaderComposer:
         )
 
     def _quotable(self, question: ParsedQuestion, candidates: Candidates) -> np.ndarray:
-        allowed = np.ones(len(candidates), dtype=bool)
+        # A sentence that instructs a model (a planted instruction) is never an answer.
+        allowed = np.array([not self.sentences.instructs(row) for row in candidates.rows], dtype=bool)
         if self.config.skip_headings:
             allowed &= candidates.column("heading") == 0
         if self.config.require_asked_year and question.years:
