@@ -41,6 +41,10 @@ class Settings:
     # Service.
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     max_body_bytes: int = 64 * 1024
+    # A body that stalls longer than this between pieces gets 408; connections beyond
+    # `max_connections` get 503 from the server; idle keep-alive connections close after 5 s.
+    body_timeout_s: float = 10.0
+    max_connections: int = 512
     # Engine calls (ask, search) running at once in the service; more wait their turn. Measured on
     # 2 cores, 16 clients: 6 gave the best throughput and p99 (40, anyio's default, let GIL
     # contention starve the event loop: p99 twice as long); see service.state.

@@ -85,7 +85,7 @@ def create_app(
         middleware=[
             Middleware(RequestContextMiddleware, metrics=metrics),
             Middleware(ApiKeyMiddleware, checker=checker),
-            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_s),
         ],
     )
     app.state.service = state

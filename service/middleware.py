@@ -7,6 +7,7 @@ is still counted and logged.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -118,9 +119,12 @@ class BodyLimitMiddleware:
     sees a partial body and the Slack routes can still read the exact raw bytes they verify.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, body_timeout_s: float = 10.0) -> None:
+        """`body_timeout_s`: the longest wait for the next piece of a body (408 after it), so a
+        client that sends headers and then stalls cannot hold a connection and a task forever."""
         self.app = app
         self.max_bytes = max_bytes
+        self.body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -146,7 +150,11 @@ class BodyLimitMiddleware:
         chunks: list[bytes] = []
         size = 0
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), timeout=self.body_timeout_s)
+            except TimeoutError:
+                await _reject(send, scope, 408, "request_timeout", "The request body did not arrive in time.")
+                return
             if message["type"] == "http.disconnect":
                 return
             chunk = message.get("body", b"")

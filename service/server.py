@@ -26,4 +26,8 @@ def run(
         # Slack and the staff page wait on answers; give those in flight time to finish.
         timeout_graceful_shutdown=15,
         server_header=False,
+        # Bounds on what a client can hold: connections and tasks at once (more get 503), and how
+        # long an idle keep-alive connection stays open.
+        limit_concurrency=settings.max_connections,
+        timeout_keep_alive=5,
     )

@@ -219,6 +219,32 @@ def test_server_runs_uvicorn_with_our_logging(monkeypatch: pytest.MonkeyPatch, f
     assert (seen["host"], seen["port"]) == ("0.0.0.0", 9999)
     assert seen["log_config"] is None and seen["access_log"] is False  # one JSON access line, ours
     assert seen["app"].title == "rag-news"
+    # What a client can hold is bounded: connections at once, idle keep-alives.
+    assert seen["limit_concurrency"] == Settings().max_connections and seen["timeout_keep_alive"] == 5
+
+
+def test_a_body_that_stalls_gets_408_in_the_json_error_shape() -> None:
+    import asyncio
+
+    from service.middleware import BodyLimitMiddleware
+
+    async def never(*_args: object) -> None:
+        raise AssertionError("the app must not run on a body that never came")
+
+    sent: list[dict] = []
+
+    async def stall() -> dict:
+        await asyncio.Event().wait()  # headers came, the body never does
+        return {}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/ask", "headers": [(b"content-length", b"20")]}
+    middleware = BodyLimitMiddleware(never, max_bytes=1024, body_timeout_s=0.2)
+    asyncio.run(asyncio.wait_for(middleware(scope, stall, send), timeout=5))
+    assert sent[0]["status"] == 408
+    assert json.loads(sent[1]["body"])["error"]["code"] == "request_timeout"
 
 
 # -- metrics -----------------------------------------------------------------------------
