@@ -7,6 +7,7 @@ import uvicorn
 from rag.settings import Settings
 from service.app import create_app
 from service.logs import configure_logging
+from service.protocol import BoundedHttpProtocol
 from service.state import EngineFactory
 
 
@@ -30,4 +31,5 @@ def run(
         # long an idle keep-alive connection stays open.
         limit_concurrency=settings.max_connections,
         timeout_keep_alive=5,
+        http=BoundedHttpProtocol,  # a bounded request head (431) and parser errors in JSON
     )

@@ -490,3 +490,58 @@ def test_the_last_three_generations_stay_on_disk(tmp_path: Path) -> None:
     generations = sorted(p.name for p in settings.index_dir.iterdir() if p.name.startswith("v-"))
     assert len(generations) == 3
     assert (settings.index_dir / "CURRENT").read_text().strip() in generations
+
+
+@pytest.fixture()
+def live_server(fake_engine, fake_index_dir: Path):
+    """A real uvicorn server with our protocol, on a free loopback port, in a thread."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from service.protocol import BoundedHttpProtocol
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = create_app(Settings(index_dir=fake_index_dir), lambda _s: fake_engine, wait_for_engine=True)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, http=BoundedHttpProtocol, log_config=None, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    yield port
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _raw(port: int, payload: bytes) -> tuple[int, dict]:
+    import contextlib
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            conn.sendall(payload)  # the server may stop reading an oversized head
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+def test_an_oversized_request_head_gets_431_in_json(live_server: int) -> None:
+    huge = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (1 << 20) + b"\r\n\r\n"
+    status, body = _raw(live_server, huge)
+    assert status == 431 and body["error"]["code"] == "headers_too_large"
+    status, body = _raw(live_server, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status == 200, "ordinary requests still pass"
+
+
+def test_a_request_that_is_not_http_gets_400_in_json(live_server: int) -> None:
+    status, body = _raw(live_server, b"\x16\x03\x01 this is not http\r\n\r\n")
+    assert status == 400 and body["error"]["code"] == "bad_request"
