@@ -145,3 +145,102 @@ def test_a_real_server_swaps_to_a_new_index_under_load_with_no_error(built_index
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+# -- one real `rag serve` (with Slack on) for the request-level faults -----------------------------
+
+SLACK_SECRET = "reliability-slack-secret"
+
+
+@pytest.fixture(scope="module")
+def real_server(built_index: Path, tmp_path_factory: pytest.TempPathFactory):
+    index = tmp_path_factory.mktemp("served") / "index"
+    shutil.copytree(built_index, index)
+    port = _free_port()
+    server = subprocess.Popen(
+        _rag("serve", "--index", str(index), "--port", str(port)),
+        env={**_env(), "SLACK_SIGNING_SECRET": SLACK_SECRET}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/readyz", timeout=5).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    yield port
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def _exchange(port: int, payload: bytes) -> bytes:
+    import contextlib
+
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as conn:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            conn.sendall(payload)
+        data = b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := conn.recv(65536):
+                data += chunk
+    return data
+
+
+def test_real_server_bounds_heads_and_answers_non_http_in_json(real_server: int) -> None:
+    big = _exchange(real_server, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (1 << 20) + b"\r\n\r\n")
+    assert big.startswith(b"HTTP/1.1 431") and b'"headers_too_large"' in big
+    junk = _exchange(real_server, b"\x16\x03\x01 not http at all\r\n\r\n")
+    assert junk.startswith(b"HTTP/1.1 400") and b'"bad_request"' in junk
+
+
+def test_real_server_counts_a_client_that_hangs_up_as_499(real_server: int) -> None:
+    with socket.create_connection(("127.0.0.1", real_server), timeout=15) as conn:
+        conn.sendall(b"POST /ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{")
+        time.sleep(0.3)
+    time.sleep(0.5)
+    metrics = httpx.get(f"http://127.0.0.1:{real_server}/metrics", timeout=10).text
+    assert 'status="499"' in metrics and 'status="500"' not in metrics
+
+
+def test_real_server_refuses_deep_slack_nesting_and_replays(real_server: int) -> None:
+    from slack_sdk.signature import SignatureVerifier
+
+    def signed(body: bytes) -> dict[str, str]:
+        ts = str(int(time.time()))
+        return {"X-Slack-Request-Timestamp": ts,
+                "X-Slack-Signature": SignatureVerifier(SLACK_SECRET).generate_signature(timestamp=ts, body=body)}
+
+    base = f"http://127.0.0.1:{real_server}"
+    deep = b'{"type": "event_callback", "event": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    json_headers = {"content-type": "application/json", **signed(deep)}
+    response = httpx.post(base + "/slack/events", content=deep, headers=json_headers)
+    assert response.status_code == 400
+    form = b"command=%2Fask&text=How+much+was+Alibaba+fined%3F&trigger_id=111.222.333&channel_id=C1&user_id=U1"
+    headers = {"content-type": "application/x-www-form-urlencoded", **signed(form)}
+    first = httpx.post(base + "/slack/commands", content=form, headers=headers, timeout=30)
+    replay = httpx.post(base + "/slack/commands", content=form, headers=headers, timeout=30)
+    assert first.status_code == replay.status_code == 200
+    assert "already answered" in replay.json()["text"] and "already answered" not in first.json().get("text", "")
+
+
+def test_real_commands_refuse_broken_indexes_in_one_line(built_index: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    shutil.copytree(built_index, index)
+    (index / ".staging-killed").mkdir()
+    noop = subprocess.run(_rag("ingest", str(SEEDS), "--index", str(index)), env=_env(), capture_output=True,
+                          text=True, timeout=300)
+    assert noop.returncode == 0 and not (index / ".staging-killed").exists()
+    (current_generation(index) / "documents.jsonl").write_text("garbage\n")
+    refused = subprocess.run(_rag("ingest", str(SEEDS), "--index", str(index)), env=_env(), capture_output=True,
+                             text=True, timeout=300)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "--rebuild" in refused.stderr
+    assert current_generation(index).is_dir()
+    (index / "CURRENT").write_bytes(b"\xff\xfe\x80\n")
+    ask = subprocess.run(_rag("ask", "Peppa", "--index", str(index)), env=_env(), capture_output=True, text=True,
+                         timeout=300)
+    assert ask.returncode == 2 and ask.stderr.count("\n") == 1 and "CURRENT" in ask.stderr
