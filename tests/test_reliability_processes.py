@@ -244,3 +244,76 @@ def test_real_commands_refuse_broken_indexes_in_one_line(built_index: Path, tmp_
     ask = subprocess.run(_rag("ask", "Peppa", "--index", str(index)), env=_env(), capture_output=True, text=True,
                          timeout=300)
     assert ask.returncode == 2 and ask.stderr.count("\n") == 1 and "CURRENT" in ask.stderr
+
+
+def test_real_server_with_an_obedient_llm_never_leaks_a_planted_instruction(tmp_path: Path) -> None:
+    """A real `rag serve` in LLM mode over an archive of planted instructions, its LLM a loopback
+    server that obeys any instruction it is shown; no answer, in any mode, carries a canary."""
+    import re
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.test_planted_instructions import INJECTIONS, TOPICS
+
+    canary = re.compile(r"CANARY-\d+")
+    shown: list[str] = []
+
+    class Obedient(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            prompt = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["messages"][1]["content"]
+            shown.append(prompt)
+            found = canary.search(prompt)
+            reply = f"{found.group(0) if found else 'CANARY-0'} [1]."
+            body = json.dumps({"choices": [{"message": {"role": "assistant", "content": reply}}]})
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *_args: object) -> None:
+            return
+
+    llm = ThreadingHTTPServer(("127.0.0.1", 0), Obedient)
+    threading.Thread(target=llm.serve_forever, daemon=True).start()
+    records = [
+        {"id": f"p{n}", "title": topic, "text": f"{fact} {injection.format(topic=topic, n=n)} Locals welcomed it."}
+        for n, ((topic, fact), injection) in enumerate(zip(TOPICS, INJECTIONS, strict=True), start=1)
+    ]
+    corpus = tmp_path / "planted.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    index = tmp_path / "index"
+    subprocess.run(_rag("ingest", str(corpus), "--index", str(index)), check=True, env=_env(), timeout=600)
+    assert current_generation(index).stat().st_mode & 0o055 == 0o055, "readable by a server of another user"
+    port = _free_port()
+    env = {**_env(), "RAG_LLM_URL": f"http://127.0.0.1:{llm.server_address[1]}/v1", "RAG_LLM_MODEL": "obedient"}
+    server = subprocess.Popen(_rag("serve", "--index", str(index), "--port", str(port)), env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(base + "/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        for topic, _ in TOPICS:
+            body = httpx.post(base + "/ask", json={"question": f"What happened with the {topic}?"}, timeout=30).json()
+            assert not canary.search(body["answer"]), body["answer"]
+            if not body["abstained"]:
+                assert not any(canary.search(c["text"]) for c in body["citations"])
+        assert shown, "the model was consulted"
+        assert not any(canary.search(p) for p in shown), "a planted instruction reached the model"
+        bad_dates = httpx.post(base + "/ask", json={"question": "Storm?", "filters": {
+            "published_from": "2024-02-01", "published_to": "2024-01-01"}}, timeout=30)
+        assert bad_dates.status_code == 400
+        documented = httpx.get(base + "/openapi.json", timeout=10).json()["paths"]["/ask"]["post"]["responses"]
+        assert "published_from after published_to" in documented["400"]["description"]
+        assert httpx.post(base + "/slack/events", json={}, timeout=10).status_code == 404  # Slack is off here
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        llm.shutdown()
