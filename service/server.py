@@ -31,5 +31,6 @@ def run(
         # long an idle keep-alive connection stays open.
         limit_concurrency=settings.max_connections,
         timeout_keep_alive=5,
-        http=BoundedHttpProtocol,  # a bounded request head (431) and parser errors in JSON
+        # A bounded request head (431 over 32 KB, 408 when it trickles in), parser errors in JSON.
+        http=BoundedHttpProtocol.with_timeout(settings.body_timeout_s),
     )

@@ -159,7 +159,8 @@ def real_server(built_index: Path, tmp_path_factory: pytest.TempPathFactory):
     port = _free_port()
     server = subprocess.Popen(
         _rag("serve", "--index", str(index), "--port", str(port)),
-        env={**_env(), "SLACK_SIGNING_SECRET": SLACK_SECRET}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**_env(), "SLACK_SIGNING_SECRET": SLACK_SECRET, "RAG_BODY_TIMEOUT_S": "2"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -196,6 +197,16 @@ def test_real_server_bounds_heads_and_answers_non_http_in_json(real_server: int)
     assert big.startswith(b"HTTP/1.1 431") and b'"headers_too_large"' in big
     junk = _exchange(real_server, b"\x16\x03\x01 not http at all\r\n\r\n")
     assert junk.startswith(b"HTTP/1.1 400") and b'"bad_request"' in junk
+
+
+def test_real_server_times_out_heads_and_bodies_that_trickle(real_server: int) -> None:
+    started = time.monotonic()
+    head = _exchange(real_server, b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # the blank line never comes
+    assert head.startswith(b"HTTP/1.1 408") and b'"request_timeout"' in head
+    body = _exchange(real_server, b"POST /ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{")
+    assert b" 408 " in body.split(b"\r\n")[0] and b'"request_timeout"' in body
+    assert time.monotonic() - started < 20
 
 
 def test_real_server_counts_a_client_that_hangs_up_as_499(real_server: int) -> None:
