@@ -4,9 +4,11 @@ in count and time; only loopback addresses are used."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -14,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -85,25 +88,36 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_a_real_server_swaps_to_a_new_index_under_load_with_no_error(built_index: Path, tmp_path: Path) -> None:
-    index = tmp_path / "index"
-    shutil.copytree(built_index, index)
+@contextlib.contextmanager
+def _serving(index: Path, env: dict[str, str]) -> Iterator[tuple[str, int]]:
+    """A real `rag serve` on a free loopback port, ready (or 120 s passed); stopped on exit."""
     port = _free_port()
     server = subprocess.Popen(
-        _rag("serve", "--index", str(index), "--port", str(port)),
-        env={**_env(), "RAG_INDEX_POLL_S": "0.5"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        _rag("serve", "--index", str(index), "--port", str(port)), env={**_env(), **env},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(base + "/readyz", timeout=5).status_code == 200:
+                    break
+            time.sleep(0.2)
+        yield base, port
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def test_a_real_server_swaps_to_a_new_index_under_load_with_no_error(built_index: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    shutil.copytree(built_index, index)
+    with _serving(index, {"RAG_INDEX_POLL_S": "0.5"}) as (base, _):
         with httpx.Client(base_url=base, timeout=10) as client:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.2)
             old = client.get("/readyz").json()["index_version"]
 
             results: list[int] = []
@@ -139,12 +153,6 @@ def test_a_real_server_swaps_to_a_new_index_under_load_with_no_error(built_index
         assert new != old, "the server never switched to the new index"
         assert switched_s < 10
         assert len(results) > 20 and all(status == 200 for status in results), sorted(set(results))
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 # -- one real `rag serve` (with Slack on) for the request-level faults -----------------------------
@@ -156,27 +164,8 @@ SLACK_SECRET = "reliability-slack-secret"
 def real_server(built_index: Path, tmp_path_factory: pytest.TempPathFactory):
     index = tmp_path_factory.mktemp("served") / "index"
     shutil.copytree(built_index, index)
-    port = _free_port()
-    server = subprocess.Popen(
-        _rag("serve", "--index", str(index), "--port", str(port)),
-        env={**_env(), "SLACK_SIGNING_SECRET": SLACK_SECRET, "RAG_BODY_TIMEOUT_S": "2"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/readyz", timeout=5).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    yield port
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.kill()
+    with _serving(index, {"SLACK_SIGNING_SECRET": SLACK_SECRET, "RAG_BODY_TIMEOUT_S": "2"}) as (_, port):
+        yield port
 
 
 def _exchange(port: int, payload: bytes) -> bytes:
@@ -260,7 +249,6 @@ def test_real_commands_refuse_broken_indexes_in_one_line(built_index: Path, tmp_
 def test_real_server_with_an_obedient_llm_never_leaks_a_planted_instruction(tmp_path: Path) -> None:
     """A real `rag serve` in LLM mode over an archive of planted instructions, its LLM a loopback
     server that obeys any instruction it is shown; no answer, in any mode, carries a canary."""
-    import re
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from tests.test_planted_instructions import INJECTIONS, TOPICS
@@ -294,37 +282,27 @@ def test_real_server_with_an_obedient_llm_never_leaks_a_planted_instruction(tmp_
     index = tmp_path / "index"
     subprocess.run(_rag("ingest", str(corpus), "--index", str(index)), check=True, env=_env(), timeout=600)
     assert current_generation(index).stat().st_mode & 0o055 == 0o055, "readable by a server of another user"
-    port = _free_port()
-    env = {**_env(), "RAG_LLM_URL": f"http://127.0.0.1:{llm.server_address[1]}/v1", "RAG_LLM_MODEL": "obedient"}
-    server = subprocess.Popen(_rag("serve", "--index", str(index), "--port", str(port)), env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {"RAG_LLM_URL": f"http://127.0.0.1:{llm.server_address[1]}/v1", "RAG_LLM_MODEL": "obedient"}
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(base + "/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        for topic, _ in TOPICS:
-            body = httpx.post(base + "/ask", json={"question": f"What happened with the {topic}?"}, timeout=30).json()
-            assert not canary.search(body["answer"]), body["answer"]
-            if not body["abstained"]:
-                assert not any(canary.search(c["text"]) for c in body["citations"])
-        assert shown, "the model was consulted"
-        assert not any(canary.search(p) for p in shown), "a planted instruction reached the model"
-        bad_dates = httpx.post(base + "/ask", json={"question": "Storm?", "filters": {
-            "published_from": "2024-02-01", "published_to": "2024-01-01"}}, timeout=30)
-        assert bad_dates.status_code == 400
-        documented = httpx.get(base + "/openapi.json", timeout=10).json()["paths"]["/ask"]["post"]["responses"]
-        assert "published_from after published_to" in documented["400"]["description"]
-        assert httpx.post(base + "/slack/events", json={}, timeout=10).status_code == 404  # Slack is off here
+        with _serving(index, env) as (base, _):
+            _check_the_planted_archive(base, canary, shown)
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
         llm.shutdown()
+
+
+def _check_the_planted_archive(base: str, canary: re.Pattern[str], shown: list[str]) -> None:
+    from tests.test_planted_instructions import TOPICS
+
+    for topic, _ in TOPICS:
+        body = httpx.post(base + "/ask", json={"question": f"What happened with the {topic}?"}, timeout=30).json()
+        assert not canary.search(body["answer"]), body["answer"]
+        if not body["abstained"]:
+            assert not any(canary.search(c["text"]) for c in body["citations"])
+    assert shown, "the model was consulted"
+    assert not any(canary.search(p) for p in shown), "a planted instruction reached the model"
+    bad_dates = httpx.post(base + "/ask", json={"question": "Storm?", "filters": {
+        "published_from": "2024-02-01", "published_to": "2024-01-01"}}, timeout=30)
+    assert bad_dates.status_code == 400
+    documented = httpx.get(base + "/openapi.json", timeout=10).json()["paths"]["/ask"]["post"]["responses"]
+    assert "published_from after published_to" in documented["400"]["description"]
+    assert httpx.post(base + "/slack/events", json={}, timeout=10).status_code == 404  # Slack is off here
