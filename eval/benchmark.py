@@ -21,6 +21,7 @@ from pathlib import Path
 from eval.files import read_jsonl
 from eval.questions import Question, assign_splits
 from rag.errors import BadInputError, InputFileError
+from rag.store.atomic import sha256_file
 
 CORPUS_NAMES = ("corpus.jsonl", "corpus.jsonl.gz")
 QUESTIONS_NAME = "questions.jsonl"
@@ -108,18 +109,10 @@ def _in_slice(key: str, every: int) -> bool:
     return every == 1 or int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % every == 0
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def index_folder(benchmark: Benchmark, cache: Path) -> Path:
     """Where the benchmark's index lives: one folder per corpus content (and slice)."""
     part = "" if benchmark.slice_every == 1 else f"-slice{benchmark.slice_every}"
-    return cache / f"{benchmark.name}{part}-{_sha256(benchmark.corpus)[:12]}"
+    return cache / f"{benchmark.name}{part}-{sha256_file(benchmark.corpus)[:12]}"
 
 
 def corpus_inputs(benchmark: Benchmark, folder: Path) -> list[Path]:

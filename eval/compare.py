@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,13 +78,23 @@ def format_changes(changes: list[Change], only_changed: bool = False) -> str:
     return "\n".join(lines)
 
 
-# Per-question outcomes whose mean is the metric: (metric, which questions count, the outcome).
-_PER_QUESTION: tuple[tuple[str, Callable[[Mapping[str, Any]], bool], Callable[[Mapping[str, Any]], float]], ...] = (
-    ("answer_accuracy", lambda q: bool(q.get("answerable")), lambda q: float(bool(q.get("correct")))),
-    ("ceiling", lambda q: bool(q.get("answerable")), lambda q: float(bool(q.get("ceiling")))),
-    ("abstention_recall", lambda q: not q.get("answerable"), lambda q: float(bool(q.get("abstained")))),
-    ("false_abstention_rate", lambda q: bool(q.get("answerable")), lambda q: float(bool(q.get("abstained")))),
+# Per-question outcomes whose mean is the metric: (metric, the field holding the outcome, whether
+# the question counts: answerable ones or unanswerable ones).
+_PER_QUESTION: tuple[tuple[str, str, bool], ...] = (
+    ("answer_accuracy", "correct", True),
+    ("ceiling", "ceiling", True),
+    ("abstention_recall", "abstained", False),
+    ("false_abstention_rate", "abstained", True),
 )
+
+
+def _outcomes(report: Mapping[str, Any], field: str, answerable: bool) -> dict[str, float]:
+    # A report from before a field existed (no `ceiling`) has nothing to pair on that metric.
+    return {
+        str(q["id"]): float(bool(q[field]))
+        for q in report.get("questions", [])
+        if field in q and bool(q.get("answerable")) == answerable
+    }
 
 
 @dataclass(frozen=True)
@@ -115,9 +125,9 @@ def paired_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Paire
         old_set = old_sets.get(name)
         if old_set is None:
             continue
-        for metric, counts, outcome in _PER_QUESTION:
-            before = {str(q["id"]): outcome(q) for q in old_set.get("questions", []) if counts(q)}
-            after = {str(q["id"]): outcome(q) for q in new_set.get("questions", []) if counts(q)}
+        for metric, field, answerable in _PER_QUESTION:
+            before = _outcomes(old_set, field, answerable)
+            after = _outcomes(new_set, field, answerable)
             result = paired_difference(before, after)
             if result is not None:
                 out.append(PairedChange(name, metric, result[0], result[1], len(set(before) & set(after))))

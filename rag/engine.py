@@ -53,7 +53,7 @@ class RagEngine:
         # The learned model is read only when something uses it: the reader, or the reranker.
         model = load_reader_model() if self.config.reader != "rules" or self.config.rerank_pool > 0 else None
         self.extractive: ReaderComposer | ExtractiveComposer
-        if self.config.reader == "rules" or model is None:
+        if model is None or self.config.reader == "rules":
             self.extractive = ExtractiveComposer(
                 sentences, self._documents, self.config, data.version, idf=idf, vocabulary=self.retriever.bm25
             )

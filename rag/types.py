@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -96,12 +97,16 @@ class Citation:
         return {"n": self.n, **_passage_dict(self)}
 
 
-def link(url: str | None) -> str | None:
-    """A URL a client may follow: http(s) only. A `javascript:` or `data:` URL in an archive would
-    run in whatever page shows the citation, so it is never passed on."""
-    if url and url.strip().lower().startswith(("http://", "https://")):
-        return url
-    return None
+def followable_url(url: str | None) -> str | None:
+    """The URL if a client may follow it (http or https, with a host), else None. A `javascript:` or
+    `data:` URL in an archive would run in whatever page shows the citation, so it is never passed on."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    return url if parts.scheme in {"http", "https"} and parts.netloc else None
 
 
 def _passage_dict(passage: Hit | Citation) -> dict[str, Any]:
@@ -110,7 +115,7 @@ def _passage_dict(passage: Hit | Citation) -> dict[str, Any]:
         "doc_id": passage.doc_id,
         "chunk_id": passage.chunk_id,
         "title": passage.title,
-        "url": link(passage.url),
+        "url": followable_url(passage.url),
         "published": passage.published,
         "source": passage.source,
         "text": passage.text,

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Body, Path, Query
 
 from rag.errors import QuestionError
 from rag.settings import Settings
-from rag.types import Filters, link
+from rag.types import Filters, followable_url
 from service import openapi as docs
 from service.deps import EngineDep, MetricsDep, SettingsDep, StateDep
 from service.responses import FastJSONResponse
@@ -117,7 +117,7 @@ async def list_documents(
                 {
                     "doc_id": d.doc_id,
                     "title": d.title,
-                    "url": link(d.url),
+                    "url": followable_url(d.url),
                     "published": d.published,
                     "source": d.source,
                     "chars": len(d.text),
@@ -149,7 +149,7 @@ async def get_document(
         {
             "doc_id": document.doc_id,
             "title": document.title,
-            "url": link(document.url),
+            "url": followable_url(document.url),
             "published": document.published,
             "source": document.source,
             "text": document.text,

@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
-from rag.types import Answer, Citation
+from rag.types import Answer, Citation, followable_url
 
 MAX_SECTION_CHARS = 3000
 MAX_BLOCKS = 50
@@ -51,13 +50,7 @@ def truncate(text: str, limit: int) -> str:
 def link(url: str | None, label: str) -> str:
     """`<url|label>` for http(s) URLs; just the escaped label otherwise (no javascript: links)."""
     safe_label = escape(label.strip() or "untitled")
-    if not url:
-        return safe_label
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return safe_label
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
+    if url is None or followable_url(url) is None:
         return safe_label
     # `|` would end the URL part, whitespace and the control characters would break the link.
     safe_url = escape(url.strip()).replace("|", "%7C").replace(" ", "%20")

@@ -96,9 +96,7 @@ class ServiceState:
         started = time.perf_counter()
         pointer = read_pointer(self.settings)
         try:
-            engine = await to_thread.run_sync(self.engine_factory, self.settings)
-            await self._warm_up(engine)
-            count = len(await to_thread.run_sync(engine.documents))
+            engine, count = await self._open()
         except IndexError_ as exc:
             self.load_error = exc
             log.error("index not available: %s", exc.message, extra={"error_code": exc.code})
@@ -139,9 +137,7 @@ class ServiceState:
     async def reload(self, pointer: str) -> None:
         started = time.perf_counter()
         try:
-            engine = await to_thread.run_sync(self.engine_factory, self.settings)
-            await self._warm_up(engine)
-            count = len(await to_thread.run_sync(engine.documents))
+            engine, count = await self._open()
         except Exception as exc:  # keep serving the old generation; say why, once
             self._failed_pointer = pointer
             message = exc.message if isinstance(exc, RagError) else type(exc).__name__
@@ -157,6 +153,12 @@ class ServiceState:
             extra={"from_version": old, "index_version": engine.index_version, "documents": count,
                    "load_ms": round((time.perf_counter() - started) * 1000.0, 1)},
         )
+
+    async def _open(self) -> tuple[Engine, int]:
+        """A new engine on the index, warmed up, and its document count (in worker threads)."""
+        engine = await to_thread.run_sync(self.engine_factory, self.settings)
+        await self._warm_up(engine)
+        return engine, len(await to_thread.run_sync(engine.documents))
 
     @staticmethod
     async def _warm_up(engine: Engine) -> None:

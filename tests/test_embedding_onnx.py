@@ -155,10 +155,11 @@ def test_a_cached_model_with_flipped_bytes_is_exported_again(
 
 def test_an_unloadable_cached_model_is_a_one_line_model_error(onnx_index_dir: Path, tmp_path: Path) -> None:
     from rag.errors import ModelFileError
+    from rag.store.atomic import sha256_file
 
     cache, _, copy = _copied_cache(onnx_index_dir, tmp_path)
     copy.write_bytes(copy.read_bytes()[:4096])  # truncated, and its checksum recorded as if whole
-    onnx_minilm.checksum_path(copy).write_text(onnx_minilm._sha256_file(copy) + "\n")
+    onnx_minilm.checksum_path(copy).write_text(sha256_file(copy) + "\n")
     with pytest.raises(ModelFileError) as exc:
         OnnxMiniLMEmbedder(cache).warm_up()
     assert "\n" not in exc.value.message and copy.name in exc.value.message

@@ -202,3 +202,10 @@ def test_ablate_switches_each_step_off_and_reports_paired_changes(tmp_path: Path
         metrics = {c["metric"] for c in entry["changes"]}
         assert {"answer_accuracy", "ceiling", "abstention_recall"} <= metrics
     assert any(line.startswith("\nwithout the learned passage reranker") for line in lines)
+
+
+def test_compare_pairs_no_metric_an_older_report_did_not_record() -> None:
+    before = {"id": "1", "answerable": True, "correct": True, "abstained": False}
+    old = {"meta": {"title": "seed"}, "questions": [before]}
+    new = {"meta": {"title": "seed"}, "questions": [{**before, "ceiling": True}]}
+    assert {c.metric for c in paired_changes(old, new)} == {"answer_accuracy", "false_abstention_rate"}

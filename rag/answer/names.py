@@ -29,10 +29,15 @@ class Vocabulary(Protocol):
         ...
 
 
+def capitalised_words(question: str) -> list[str]:
+    """The question's capitalised words but its first: the names it uses."""
+    return _NAME.findall(question)
+
+
 def unknown_names(question: str, vocabulary: Vocabulary) -> list[str]:
     """The question's capitalised words that none of the corpus's terms match, in order."""
     unknown = []
-    for word in _NAME.findall(question):
+    for word in capitalised_words(question):
         stems = terms(word)
         if stems and not any(_known(stem, vocabulary) for stem in stems):
             unknown.append(word.rstrip(".’'"))

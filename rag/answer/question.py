@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rag.answer.names import capitalised_words
 from rag.terms import terms
 from rag.years import named_years
 
@@ -22,21 +23,16 @@ _WH_CLASS = {
     "which": "which_what", "what": "which_what", "why": "why_how", "how": "why_how",
     "how many": "how_many", "how much": "how_much",
 }
-# A capitalised word that is not the first word of the question.
-_NAME = re.compile(r"(?<=[\s(“\"‘'/-])[A-Z][\w&’'.-]*")
 
 
 @dataclass(frozen=True)
 class ParsedQuestion:
     text: str
     weights: dict[str, float]  # content term -> weight (idf when the index gives one, else 1)
+    total_weight: float  # their sum: coverage divides by it for every candidate
     wh: str  # one of WH_CLASSES
     years: frozenset[int]
     names: tuple[str, ...]
-
-    @property
-    def total_weight(self) -> float:
-        return sum(self.weights.values())
 
     def coverage(self, found: frozenset[str] | set[str]) -> float:
         """Weighted share of the question's terms among `found`."""
@@ -49,9 +45,10 @@ def parse_question(text: str, idf: Callable[[str], float] | None = None) -> Pars
     return ParsedQuestion(
         text=text,
         weights=weights,
+        total_weight=sum(weights.values()),
         wh=wh_class(text),
         years=frozenset(named_years(text)),
-        names=tuple(_NAME.findall(text)),
+        names=tuple(capitalised_words(text)),
     )
 
 

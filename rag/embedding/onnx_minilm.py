@@ -45,6 +45,7 @@ from rag.embedding.batching import QueryBatcher
 from rag.embedding.cache import VectorLRU
 from rag.embedding.minilm import MAX_SEQ_TOKENS, MODEL_DIM, MODEL_NAME, model_dir
 from rag.errors import ConfigError, ModelFileError
+from rag.store.atomic import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ def _run_tool(args: list[str], target: Path) -> None:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a service user must be able to read it
         # The checksum goes first: a reader that finds the model finds its checksum too.
-        _write_checksum(target, _sha256_file(tmp))
+        _write_checksum(target, sha256_file(tmp))
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -155,14 +156,6 @@ def _run_tool(args: list[str], target: Path) -> None:
 def checksum_path(target: Path) -> Path:
     """Where the sha256 of a cached model file is recorded (written with it, checked at every load)."""
     return target.with_name(target.name + ".sha256")
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_checksum(target: Path, digest: str) -> None:
@@ -178,7 +171,7 @@ def _intact(target: Path) -> bool:
         recorded = checksum_path(target).read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError):
         return False  # no record (a cache written before checksums were kept): export once more
-    return recorded == _sha256_file(target)
+    return recorded == sha256_file(target)
 
 
 def _remove_stale_temps(cache_dir: Path, older_than_s: float = 3600.0) -> None:

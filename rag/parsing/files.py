@@ -41,6 +41,7 @@ SUPPORTED_EXTENSIONS: tuple[str, ...] = (
     ".json",
 )
 _FEED_EXTENSIONS = (".xml", ".rss", ".atom")
+_XML_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)[\"']")
 # Any supported file may come gzip-compressed (`corpus.jsonl.gz`): it is read as the format before `.gz`.
 _GZIP = ".gz"
 
@@ -51,7 +52,6 @@ def format_suffix(path: Path) -> str:
     if len(suffixes) >= 2 and suffixes[-1] == _GZIP:
         return suffixes[-2]
     return path.suffix.lower()
-_XML_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)[\"']")
 
 
 def _read_bytes(path: Path) -> bytes:

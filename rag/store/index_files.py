@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import IndexCorruptError, IndexMissingError
-from rag.store.atomic import atomic_write_bytes, fsync_dir, fsync_file
+from rag.store.atomic import atomic_write_bytes, fsync_dir, fsync_file, sha256_file
 from rag.store.faiss_store import FaissStore
 from rag.types import Chunk, Document, Sentence
 
@@ -135,7 +135,7 @@ def write_index(
         files = {}
         for path in sorted(staging.iterdir()):
             fsync_file(path)
-            files[path.name] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+            files[path.name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
         full_manifest = {**manifest, "format": FORMAT_VERSION, "files": files}
         atomic_write_bytes(staging / "manifest.json", json.dumps(full_manifest, indent=2).encode())
         fsync_dir(staging)
@@ -181,7 +181,7 @@ def load_index(index_dir: Path, *, expected_model: str | None = None, verify: bo
             path = generation / name
             if not path.is_file():
                 raise IndexCorruptError(f"{path}: missing")
-            if path.stat().st_size != info["bytes"] or _sha256(path) != info["sha256"]:
+            if path.stat().st_size != info["bytes"] or sha256_file(path) != info["sha256"]:
                 raise IndexCorruptError(f"{path}: checksum mismatch (corrupted); rebuild with `rag ingest`")
     try:
         documents = [_document_from_record(r) for r in _read_jsonl(generation / "documents.jsonl")]
@@ -259,9 +259,3 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
