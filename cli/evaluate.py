@@ -30,6 +30,11 @@ def eval_command(
         Path, Opt("--cache", help="Where benchmark indexes are kept between runs.")
     ] = Path("eval/out/cache"),
     index: Annotated[Path | None, Opt("--index", help="Index folder (default: RAG_INDEX_DIR or ./index).")] = None,
+    store: Annotated[
+        str | None,
+        Opt("--store", help="postgresql://… holding the index (default: RAG_STORE); a --questions benchmark "
+            "is ingested into it (use a database of its own), --benchmark sets stay in --cache."),
+    ] = None,
     out: Annotated[Path, Opt("--out", help="Folder for report.json, report.md and the plots.")] = Path("eval/out"),
     url: Annotated[
         str | None, Opt("--url", help="Score a running service (e.g. http://localhost:8000) instead of an index.")
@@ -67,6 +72,7 @@ def eval_command(
             slice_every=slice_every,
             cache=cache,
             index=index,
+            store=store,
             out=out,
             url=url,
             api_key=api_key,

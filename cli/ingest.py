@@ -8,13 +8,14 @@ from typing import Annotated
 
 import typer
 
-from cli.options import IndexOption, JsonFlag, on_terminal, settings_for
+from cli.options import IndexOption, JsonFlag, StoreOption, on_terminal, settings_for
 from rag.ingest import ingest
 
 
 def ingest_command(
     paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders to ingest (default: seeds/).")] = None,
     index: IndexOption = None,
+    store: StoreOption = None,
     prune: Annotated[bool, typer.Option("--prune", help="Drop documents whose files are gone.")] = False,
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Replace an index that cannot be read (it is refused otherwise).")
@@ -22,6 +23,6 @@ def ingest_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Parse files into documents, chunk, embed and write the index (incremental)."""
-    settings = settings_for(index)
+    settings = settings_for(index, store)
     summary = ingest(paths or [settings.seeds_dir], settings, prune=prune, progress=on_terminal(), rebuild=rebuild)
     typer.echo(json.dumps(summary.as_dict()) if as_json else summary.line())

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.options import IndexOption, JsonFlag, TopKOption, settings_for
+from cli.options import IndexOption, JsonFlag, StoreOption, TopKOption, settings_for
 from rag.engine import RagEngine
 from rag.types import Answer, SearchResult
 
@@ -15,11 +15,12 @@ from rag.types import Answer, SearchResult
 def ask_command(
     question: Annotated[str, typer.Argument(help="The question to answer.")],
     index: IndexOption = None,
+    store: StoreOption = None,
     k: TopKOption = 5,
     as_json: JsonFlag = False,
 ) -> None:
     """Answer a question with citations to the articles it came from."""
-    engine = RagEngine.open(settings_for(index))
+    engine = RagEngine.open(settings_for(index, store))
     answer = engine.ask(question, top_k=k)
     typer.echo(json.dumps(answer.as_dict(), ensure_ascii=False, indent=2) if as_json else format_answer(answer))
 
@@ -27,11 +28,12 @@ def ask_command(
 def search_command(
     query: Annotated[str, typer.Argument(help="What to search for.")],
     index: IndexOption = None,
+    store: StoreOption = None,
     k: TopKOption = 5,
     as_json: JsonFlag = False,
 ) -> None:
     """Print the ranked passages for a query."""
-    engine = RagEngine.open(settings_for(index))
+    engine = RagEngine.open(settings_for(index, store))
     result = engine.search(query, k=k)
     typer.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2) if as_json else format_hits(result))
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cli.options import IndexOption
+from cli.options import IndexOption, StoreOption
 from rag.protocols import Embedder
 from rag.settings import Settings
 from rag.store.index_files import index_exists
@@ -17,11 +17,12 @@ PortOption = Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP p
 
 def serve_command(
     index: IndexOption = None,
+    store: StoreOption = None,
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,
 ) -> None:
     """Serve the HTTP API, the Slack endpoints and the staff page at http://HOST:PORT/."""
-    settings = Settings.from_env(index_dir=index)
+    settings = Settings.from_env(index_dir=index, store=store)
     ensure_index(settings)
     # Imported here so the other commands never pay for FastAPI and uvicorn.
     from service.server import run
@@ -36,11 +37,21 @@ def ensure_index(settings: Settings, embedder: Embedder | None = None) -> bool:
     damaged one, is left alone: the service reports it on /readyz instead of silently
     replacing data someone built on purpose.
     """
-    if index_exists(settings.index_dir):
+    if settings.store:
+        from rag.errors import StoreUnavailableError
+        from rag.store.postgres.load import current_version
+
+        try:
+            if current_version(settings.store) is not None:
+                return False
+        except StoreUnavailableError:
+            return False  # the service starts and says why on /readyz
+    elif index_exists(settings.index_dir):
         return False
     from rag.ingest import ingest
 
-    typer.echo(f"rag: no index at {settings.index_dir}; building it from {settings.seeds_dir} …", err=True)
+    where = "in the store" if settings.store else f"at {settings.index_dir}"
+    typer.echo(f"rag: no index {where}; building it from {settings.seeds_dir} …", err=True)
     summary = ingest(
         [settings.seeds_dir], settings, embedder=embedder, progress=typer.get_text_stream("stderr").isatty()
     )

@@ -50,6 +50,7 @@ _SUMMARY = tuple(name for name in ALL_METRICS if name not in {"correct_rate", "c
 class EvalOptions:
     questions: Path | None = None
     index: Path | None = None
+    store: str | None = None  # a postgresql:// URL: the main set's index lives there
     out: Path = DEFAULT_OUT
     url: str | None = None
     api_key: str | None = None
@@ -81,7 +82,7 @@ def run_eval(
     Bad input (missing files, bad options) raises `BadInputError`s, which the CLI maps to exit 2.
     `embedder` replaces the real model in-process (tests use the hashing fake).
     """
-    settings = Settings.from_env(index_dir=opts.index)
+    settings = Settings.from_env(index_dir=opts.index, store=opts.store)
     for name, value in (("-k", opts.k), ("--search-k", opts.search_k)):
         if not 1 <= value <= settings.max_top_k:
             raise BadInputError(f"{name} must be from 1 to {settings.max_top_k}")
@@ -140,9 +141,9 @@ def _open_target(opts: EvalOptions, settings: Settings, embedder: Embedder | Non
         return HttpTarget(opts.url, api_key=opts.api_key)
     from rag.engine import RagEngine
     from rag.ingest import ingest
-    from rag.store.index_files import index_exists
+    from rag.store.current import committed_version
 
-    if not index_exists(settings.index_dir):
+    if committed_version(settings) is None:
         # A fresh clone has no index (artifacts are git-ignored): build it like `rag serve` does, so
         # `rag eval` works out of the box and CI needs no separate step.
         _err(f"no index at {settings.index_dir}; building it from {settings.seeds_dir} first")
@@ -153,7 +154,8 @@ def _open_target(opts: EvalOptions, settings: Settings, embedder: Embedder | Non
     engine = RagEngine.open(
         settings.with_(query_cache_size=0), embedder=embedder, answer_overrides=opts.answer_overrides
     )
-    return EngineTarget(engine, description=f"in-process, index {settings.index_dir}")
+    where = "the PostgreSQL store" if settings.store else f"index {settings.index_dir}"
+    return EngineTarget(engine, description=f"in-process, {where}")
 
 
 def _run_question_set(
@@ -169,7 +171,8 @@ def _run_sets(opts: EvalOptions, settings: Settings, embedder: Embedder | None, 
     """The main set (our question file, or a benchmark given as --questions) and each --benchmark
     beside it under `sets`."""
     if opts.questions and is_benchmark(opts.questions):
-        rep = _run_benchmark(load_benchmark(opts.questions, opts.slice_every), opts, settings, embedder, show_progress)
+        main = load_benchmark(opts.questions, opts.slice_every)
+        rep = _run_benchmark(main, opts, settings, embedder, show_progress, in_store=bool(settings.store))
     else:
         rep = _run_question_set(opts, settings, embedder, show_progress)
     if opts.benchmarks:
@@ -224,16 +227,24 @@ ABLATIONS: tuple[tuple[tuple[str, dict[str, Any]], ...], ...] = (
 
 
 def _run_benchmark(
-    bench: Benchmark, opts: EvalOptions, settings: Settings, embedder: Embedder | None, show_progress: bool
+    bench: Benchmark,
+    opts: EvalOptions,
+    settings: Settings,
+    embedder: Embedder | None,
+    show_progress: bool,
+    in_store: bool = False,
 ) -> dict[str, Any]:
     """A benchmark on the index of its own corpus: built on first use, then reused (incremental
-    ingest embeds nothing when the corpus is unchanged)."""
+    ingest embeds nothing when the corpus is unchanged). `in_store`: ingest it into the PostgreSQL
+    store of `settings` (added to what the database holds); otherwise files in the cache."""
     from rag.engine import RagEngine
     from rag.ingest import ingest
 
     folder = index_folder(bench, opts.cache)
-    bench_settings = settings.with_(index_dir=folder / "index")
-    if not (folder / "index" / "CURRENT").is_file():
+    bench_settings = replace(settings, index_dir=folder / "index", store=settings.store if in_store else None)
+    if in_store:
+        _err(f"{bench.label}: ingesting its corpus into the PostgreSQL store (give it a database of its own)")
+    elif not (folder / "index" / "CURRENT").is_file():
         _err(f"{bench.label}: building its index in {folder} (once; later runs reuse it)")
     summary = ingest(corpus_inputs(bench, folder), bench_settings, embedder=embedder, progress=show_progress)
     if summary.written:
@@ -241,7 +252,8 @@ def _run_benchmark(
     engine = RagEngine.open(
         bench_settings.with_(query_cache_size=0), embedder=embedder, answer_overrides=opts.answer_overrides
     )
-    target = EngineTarget(engine, description=f"in-process, index {bench_settings.index_dir}")
+    where = "the PostgreSQL store" if in_store else f"index {bench_settings.index_dir}"
+    target = EngineTarget(engine, description=f"in-process, {where}")
     rep = _score_questions(target, list(bench.questions), bench.label, str(bench.corpus.parent), opts, show_progress)
     rep["meta"]["kind"] = "benchmark"
     rep["meta"]["slice_every"] = bench.slice_every

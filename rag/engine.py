@@ -24,7 +24,7 @@ from rag.answer.scoring import LearnedScorer
 from rag.embedding import load_embedder
 from rag.errors import NotFoundError, QuestionError
 from rag.llm.openai_compatible import OpenAICompatibleClient
-from rag.protocols import AnswerComposer, Embedder, LLMClient
+from rag.protocols import AnswerComposer, Embedder, LLMClient, VectorStore
 from rag.retrieval.hybrid import HybridRetriever
 from rag.settings import Settings
 from rag.store.index_files import IndexData, load_index
@@ -39,14 +39,16 @@ class RagEngine:
         settings: Settings,
         llm_client: LLMClient | None = None,
         answer_config: AnswerConfig | None = None,
+        store: VectorStore | None = None,
     ) -> None:
-        """`answer_config` overrides the settings stored with the index (for calibration runs)."""
+        """`answer_config` overrides the settings stored with the index (for calibration runs);
+        `store` searches the chunks (default: the index folder's own FAISS index and bm25s)."""
         self.data = data
         self.embedder = embedder
         self.settings = settings
         self.config = answer_config or AnswerConfig.from_dict(data.answer_settings)
         self._documents = {d.doc_id: d for d in data.documents}
-        self.retriever = HybridRetriever(data, self.config)
+        self.retriever = HybridRetriever(data, self.config, store)
         check_reader(self.config.reader)
         sentences = SentenceIndex(data)
         idf = self.retriever.bm25.idf
@@ -76,16 +78,26 @@ class RagEngine:
     ) -> RagEngine:
         """`answer_overrides`: answer settings to change from those stored with the index (ablations)."""
         embedder = embedder or load_embedder(settings)
-        data = load_index(settings.index_dir, expected_model=embedder.name)
-        config = None
+        if settings.store:
+            from rag.store.postgres.load import load_version
+
+            data = load_version(settings.store, expected_model=embedder.name)
+        else:
+            data = load_index(settings.index_dir, expected_model=embedder.name)
+        config = AnswerConfig.from_dict(data.answer_settings)
         if answer_overrides:
-            config = replace(AnswerConfig.from_dict(data.answer_settings), **answer_overrides)
+            config = replace(config, **answer_overrides)
+        store: VectorStore | None = None
+        if settings.store:
+            from rag.store.postgres.search import PostgresStore
+
+            store = PostgresStore.for_index(settings.store, data, config, settings.engine_threads)
         llm_client = None
         if settings.llm_url and settings.llm_model:
             llm_client = OpenAICompatibleClient(
                 settings.llm_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout_s
             )
-        return cls(data, embedder, settings, llm_client, config)
+        return cls(data, embedder, settings, llm_client, config, store)
 
     @property
     def index_version(self) -> str:

@@ -10,7 +10,8 @@ Anything not derived from `RagError` is a bug and surfaces as exit 1 / HTTP 500.
     │   └── NotFoundError         (HTTP 404) an unknown document id
     ├── IndexError_               (exit 2, HTTP 503)  the index cannot be used
     │   ├── IndexMissingError     no index at the path
-    │   └── IndexCorruptError     manifest mismatch, checksum failure, unreadable file
+    │   ├── IndexCorruptError     manifest mismatch, checksum failure, unreadable file
+    │   └── StoreUnavailableError the PostgreSQL store: bad URL, server down, no pgvector, wrong schema
     ├── ModelFileError            (exit 2, HTTP 503)  a shipped model is missing, altered or malformed
     ├── ConfigError               (exit 2, HTTP 500)  bad RAG_* settings
     └── LLMError                  (exit 1, HTTP 502)  the LLM endpoint failed (callers fall back)
@@ -71,6 +72,12 @@ class IndexMissingError(IndexError_):
 
 class IndexCorruptError(IndexError_):
     code = "index_corrupt"
+
+
+class StoreUnavailableError(IndexError_):
+    """The database holding the index cannot be used; the message says why in one line."""
+
+    code = "store_unavailable"
 
 
 class ModelFileError(RagError):

@@ -30,12 +30,13 @@ from rag.store.faiss_store import FaissStore, build_faiss_index
 from rag.store.index_files import (
     IndexData,
     compute_version,
+    document_record,
     index_exists,
     load_index,
     remove_staging_leftovers,
     write_index,
 )
-from rag.types import Document
+from rag.types import Chunk, Document, Sentence
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,15 @@ def ingest(
     rebuild: bool = False,
 ) -> IngestSummary:
     """`rebuild`: replace an index that cannot be read; without it such an index is refused
-    (`IndexCorruptError`, nothing written), since building over it would drop every document it held."""
+    (`IndexCorruptError`, nothing written), since building over it would drop every document it held.
+
+    With `settings.store` set, the index is written to that PostgreSQL database instead of `index_dir`.
+    """
     started = time.perf_counter()
     # Parse everything first: bad input fails here, before the index is touched.
     parsed = parse_paths(list(paths))
+    if settings.store:
+        return _ingest_postgres(settings.store, parsed, paths, settings, embedder, prune, progress, started)
     index_dir = settings.index_dir
     index_dir.mkdir(parents=True, exist_ok=True)
     with _ingest_lock(index_dir):
@@ -88,63 +94,139 @@ def ingest(
         remove_staging_leftovers(index_dir)
         previous, corrupt = _load_previous(index_dir, rebuild)
         embedder = embedder or load_embedder(settings)
-        documents, sources = _merge_documents(previous, parsed, paths, prune)
-        config = ChunkerConfig(settings.chunk_tokens, settings.chunk_overlap_tokens)
-        count_model = getattr(embedder, "count_model_tokens", None)
-        chunks = [c for d in documents for c in chunk_document(d, config, count_model)]
-        sentences = [s for d in documents for s in split_sentences(d)]
-        answer_settings = AnswerConfig.defaults().as_dict()
-        version = compute_version(embedder.name, config.as_dict(), documents, chunks, answer_settings, sources)
+        plan = _plan(
+            previous.documents if previous else [], previous.manifest.get("sources", {}) if previous else {},
+            parsed, paths, prune, settings, embedder,
+        )
         previous_chunks = {c.chunk_id for c in previous.chunks} if previous else set()
-        removed = len(previous_chunks - {c.chunk_id for c in chunks})
-        if previous is not None and previous.version == version:
-            return IngestSummary(
-                documents=len(documents), chunks=len(chunks), sentences=len(sentences), embedded=0,
-                reused=len(chunks), removed=0, sentences_embedded=0, documents_removed=0,
-                index_version=version, written=False, seconds=time.perf_counter() - started,
-            )
+        previous_ids = {d.doc_id for d in previous.documents} if previous else set()
+        if previous is not None and previous.version == plan.version:
+            return plan.summary(previous_chunks, previous_ids, 0, 0, written=False, started=started)
 
         report = _progress_reporter(progress)
         known = _known_vectors(previous)
-        chunk_vectors, embedded_c, reused_c = _vectors_for([c.text for c in chunks], known, embedder, report)
-        sentence_vectors, embedded_s, _ = _vectors_for([s.text for s in sentences], known, embedder, report)
+        chunk_vectors, embedded_c, _ = _vectors_for([c.text for c in plan.chunks], known, embedder, report)
+        sentence_vectors, embedded_s, _ = _vectors_for([s.text for s in plan.sentences], known, embedder, report)
         store = FaissStore(*build_faiss_index(chunk_vectors.reshape(-1, embedder.dim)))
-        manifest = {
-            "index_version": version,
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "model": embedder.name,
-            "dim": embedder.dim,
-            "chunker": config.as_dict(),
-            "vector_index": store.params,
-            "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
-            "sources": sources,
-        }
         write_index(
             index_dir,
-            documents=documents,
-            chunks=chunks,
-            sentences=sentences,
+            documents=plan.documents,
+            chunks=plan.chunks,
+            sentences=plan.sentences,
             chunk_store=store,
             chunk_vectors=chunk_vectors.reshape(-1, embedder.dim),
             sentence_vectors=sentence_vectors.reshape(-1, embedder.dim),
-            manifest=manifest,
-            answer_settings=answer_settings,
+            manifest=plan.manifest(embedder, store.params),
+            answer_settings=plan.answer_settings,
         )
-        previous_ids = {d.doc_id for d in previous.documents} if previous else set()
-        return IngestSummary(
-            documents=len(documents),
-            chunks=len(chunks),
-            sentences=len(sentences),
-            embedded=embedded_c,
-            reused=reused_c,
-            sentences_embedded=embedded_s,
-            removed=removed,
-            documents_removed=len(previous_ids - {d.doc_id for d in documents}),
-            index_version=version,
-            written=True,
-            seconds=time.perf_counter() - started,
+        return plan.summary(
+            previous_chunks, previous_ids, embedded_c, embedded_s, written=True, started=started,
             rebuilt_from_corrupt=corrupt,
         )
+
+
+def _ingest_postgres(
+    url: str,
+    parsed: list[Document],
+    paths: Sequence[Path],
+    settings: Settings,
+    embedder: Embedder | None,
+    prune: bool,
+    progress: bool,
+    started: float,
+) -> IngestSummary:
+    from rag.store.postgres.write import PostgresWriter
+
+    embedder = embedder or load_embedder(settings)
+    writer = PostgresWriter(url, embedder.dim)
+    with writer.locked():
+        previous_docs, previous_manifest, previous_version = writer.previous()
+        plan = _plan(previous_docs, previous_manifest.get("sources", {}), parsed, paths, prune, settings, embedder)
+        previous_ids = {d.doc_id for d in previous_docs}
+        previous_chunks = writer.chunk_ids()
+        if previous_version == plan.version:
+            return plan.summary(previous_chunks, previous_ids, 0, 0, written=False, started=started)
+        records = {d.doc_id: document_record(d) for d in plan.documents}
+        changed = writer.to_write(records)
+        chunks = [c for c in plan.chunks if c.doc_id in changed]
+        sentences = [s for s in plan.sentences if s.doc_id in changed]
+        chunk_keys = [_text_key(c.text) for c in chunks]
+        sentence_keys = [_text_key(s.text) for s in sentences]
+        known = writer.known_vectors(chunk_keys + sentence_keys)
+        report = _progress_reporter(progress)
+        chunk_vectors, embedded_c, _ = _vectors_for([c.text for c in chunks], known, embedder, report)
+        sentence_vectors, embedded_s, _ = _vectors_for([s.text for s in sentences], known, embedder, report)
+        writer.write(
+            documents=plan.documents, records=records, changed=changed,
+            chunks=chunks, chunk_vectors=chunk_vectors, chunk_keys=chunk_keys,
+            sentences=sentences, sentence_vectors=sentence_vectors, sentence_keys=sentence_keys,
+            manifest=plan.manifest(embedder, {"type": "pgvector-hnsw"}), answer_settings=plan.answer_settings,
+        )
+        return plan.summary(previous_chunks, previous_ids, embedded_c, embedded_s, written=True, started=started)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the new version holds, whatever store it is written to."""
+
+    documents: list[Document]
+    sources: dict[str, str]
+    chunks: list[Chunk]
+    sentences: list[Sentence]
+    chunker: dict[str, Any]
+    answer_settings: dict[str, Any]
+    version: str
+
+    def manifest(self, embedder: Embedder, vector_index: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "index_version": self.version,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "model": embedder.name,
+            "dim": embedder.dim,
+            "chunker": self.chunker,
+            "vector_index": vector_index,
+            "counts": {"documents": len(self.documents), "chunks": len(self.chunks), "sentences": len(self.sentences)},
+            "sources": self.sources,
+        }
+
+    def summary(
+        self, previous_chunks: set[str], previous_ids: set[str], embedded: int, sentences_embedded: int,
+        *, written: bool, started: float, rebuilt_from_corrupt: bool = False,
+    ) -> IngestSummary:
+        chunk_ids = {c.chunk_id for c in self.chunks}
+        return IngestSummary(
+            documents=len(self.documents),
+            chunks=len(self.chunks),
+            sentences=len(self.sentences),
+            embedded=embedded,
+            reused=len(self.chunks) - embedded,
+            sentences_embedded=sentences_embedded,
+            removed=len(previous_chunks - chunk_ids) if written else 0,
+            documents_removed=len(previous_ids - {d.doc_id for d in self.documents}) if written else 0,
+            index_version=self.version,
+            written=written,
+            seconds=time.perf_counter() - started,
+            rebuilt_from_corrupt=rebuilt_from_corrupt,
+        )
+
+
+def _plan(
+    previous_documents: list[Document],
+    previous_sources: dict[str, str],
+    parsed: list[Document],
+    paths: Sequence[Path],
+    prune: bool,
+    settings: Settings,
+    embedder: Embedder,
+) -> _Plan:
+    documents, sources = _merge_documents(previous_documents, previous_sources, parsed, paths, prune)
+    config = ChunkerConfig(settings.chunk_tokens, settings.chunk_overlap_tokens)
+    count_model = getattr(embedder, "count_model_tokens", None)
+    chunks = [c for d in documents for c in chunk_document(d, config, count_model)]
+    sentences = [s for d in documents for s in split_sentences(d)]
+    answer_settings = AnswerConfig.defaults().as_dict()
+    version = compute_version(embedder.name, config.as_dict(), documents, chunks, answer_settings, sources)
+    return _Plan(documents, sources, chunks, sentences, config.as_dict(), answer_settings, version)
 
 
 @contextmanager
@@ -174,21 +256,21 @@ def _load_previous(index_dir: Path, rebuild: bool) -> tuple[IndexData | None, bo
 
 
 def _merge_documents(
-    previous: IndexData | None, parsed: list[Document], paths: Sequence[Path], prune: bool
+    previous: list[Document], previous_sources: dict[str, str], parsed: list[Document], paths: Sequence[Path],
+    prune: bool,
 ) -> tuple[list[Document], dict[str, str]]:
     """Documents of the new index, and the source → file path map recorded in the manifest."""
     new_sources = {d.source for d in parsed}
-    sources: dict[str, str] = dict(previous.manifest.get("sources", {})) if previous else {}
+    sources: dict[str, str] = dict(previous_sources)
     for source in new_sources:
         sources[source] = _source_path(source, paths)
     kept: list[Document] = []
-    if previous is not None:
-        for doc in previous.documents:
-            if doc.source in new_sources:
-                continue  # the re-parsed file replaces all of its documents
-            if prune and not Path(sources.get(doc.source, "")).exists():
-                continue
-            kept.append(doc)
+    for doc in previous:
+        if doc.source in new_sources:
+            continue  # the re-parsed file replaces all of its documents
+        if prune and not Path(sources.get(doc.source, "")).exists():
+            continue
+        kept.append(doc)
     if prune:
         sources = {s: p for s, p in sources.items() if s in new_sources or Path(p).exists()}
     sources = {s: p for s, p in sources.items() if s in new_sources or any(d.source == s for d in kept)}

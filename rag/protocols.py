@@ -1,7 +1,7 @@
 """The narrow seams that must stay swappable.
 
 Each is a `typing.Protocol`: any object with these methods fits, no base class needed. Tests
-swap in fakes (a hashing embedder, an in-memory store, an `httpx.MockTransport` LLM).
+swap in fakes (a hashing embedder, the NumPy in-memory store, an `httpx.MockTransport` LLM).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from rag.types import Answer, Hit
+from rag.types import Answer, Candidate, Filters, Hit
 
 
 @runtime_checkable
@@ -34,16 +34,25 @@ class Embedder(Protocol):
 
 @runtime_checkable
 class VectorStore(Protocol):
-    """Maximum-inner-product search over row ids 0..n-1.
+    """Where the chunks' vectors and text are searched: hybrid (dense + lexical) candidates.
 
-    Contract: `search(q, k)` returns (scores, ids), each of shape (len(q), k'), k' = min(k, n),
-    sorted by descending score; ids are row numbers in insertion order; no NaN scores.
+    Contract: `search(query, vector, k, filters)` returns `Candidate`s sorted by descending fused
+    score (ties by row): the union of the k nearest chunks by inner product and the k best lexical
+    matches among the chunks the filters allow, fused by weighted reciprocal rank. Every candidate
+    carries its cosine with `vector`; rows are positions in the index's chunk list; a filter never
+    makes it return fewer dense candidates than min(k, allowed chunks). `version` names the index
+    generation whose chunks it searches.
     """
 
     @property
     def size(self) -> int: ...
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    @property
+    def version(self) -> str: ...
+
+    def search(
+        self, query: str, vector: np.ndarray, k: int, filters: Filters | None = None
+    ) -> list[Candidate]: ...
 
 
 @runtime_checkable

@@ -17,6 +17,9 @@ from rag.errors import ConfigError
 @dataclass(frozen=True)
 class Settings:
     index_dir: Path = Path("index")
+    # Unset: the index is files under `index_dir`. A postgresql:// URL: it lives in that database
+    # (rag.store.postgres); `index_dir` then only caches the exported query model.
+    store: str | None = field(default=None, repr=False)
     seeds_dir: Path = Path("seeds")
     # Chunking: a tiktoken budget per chunk, with sentence overlap between neighbours.
     chunk_tokens: int = 160
@@ -96,6 +99,8 @@ class Settings:
             raise ConfigError("RAG_QUERY_ENCODER must be int8 or fp32")
         if self.engine_threads < 1:
             raise ConfigError("RAG_ENGINE_THREADS must be at least 1")
+        if self.store is not None and not self.store.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("RAG_STORE must be a postgresql:// URL (unset: the index folder)")
         if self.llm_url and not self.llm_model:
             raise ConfigError("RAG_LLM_URL is set but RAG_LLM_MODEL is not")
 

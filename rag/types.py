@@ -70,6 +70,15 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A chunk row a store found for a query: its fused rank score and its cosine with the query."""
+
+    row: int
+    score: float
+    cosine: float
+
+
+@dataclass(frozen=True)
 class Citation:
     """What an `[n]` marker in an answer points at: a quoted span of one document."""
 

@@ -4,8 +4,9 @@ The engine is loaded at start-up, in a worker thread: the process answers `/heal
 `/readyz` turns 200 when the index is loaded and has answered a first query, and every route that
 needs the engine answers 503 (retryable) until then.
 
-Afterwards `watch_index` reads the index folder's `CURRENT` pointer every `index_poll_s` seconds;
-when an ingest has switched it to a new generation, a new engine is opened and warmed up beside
+Afterwards `watch_index` reads the committed version every `index_poll_s` seconds (the index
+folder's `CURRENT` pointer, or the PostgreSQL store's manifest row); when an ingest has committed a
+new one, a new engine is opened and warmed up beside
 the old one and then swapped in with one assignment. A request holds the engine it started with,
 so nothing in flight fails; a generation that cannot be loaded leaves the old engine serving.
 """
@@ -22,6 +23,7 @@ from anyio import CapacityLimiter, to_thread
 
 from rag.errors import IndexError_, RagError
 from rag.settings import Settings
+from rag.store.current import committed_version
 from rag.types import Answer, Document, Filters, SearchResult
 from service.errors import NotReadyError
 from service.metrics import ServiceMetrics
@@ -49,14 +51,6 @@ class Engine(Protocol):
 
 EngineFactory = Callable[[Settings], Engine]
 T = TypeVar("T")
-
-
-def read_pointer(settings: Settings) -> str | None:
-    """The generation the index folder's CURRENT names, or None when there is none (or it is unreadable)."""
-    try:
-        return (settings.index_dir / "CURRENT").read_text(encoding="utf-8").strip() or None
-    except (OSError, UnicodeDecodeError):
-        return None
 
 
 def default_engine_factory(settings: Settings) -> Engine:
@@ -94,7 +88,7 @@ class ServiceState:
         self.loading = True
         self.load_error = None
         started = time.perf_counter()
-        pointer = read_pointer(self.settings)
+        pointer = await to_thread.run_sync(committed_version, self.settings)
         try:
             engine, count = await self._open()
         except IndexError_ as exc:
@@ -129,7 +123,8 @@ class ServiceState:
             return
         while True:
             await asyncio.sleep(self.settings.index_poll_s)
-            pointer = read_pointer(self.settings)
+            # In a thread: with the PostgreSQL store this is a query, which may wait on the network.
+            pointer = await to_thread.run_sync(committed_version, self.settings)
             if self.engine is None or pointer is None or pointer in (self.loaded_pointer, self._failed_pointer):
                 continue
             await self.reload(pointer)

@@ -1,15 +1,14 @@
-"""Hybrid retrieval: dense and BM25 candidates, fused by RRF, then year preference and de-duplication."""
+"""Hybrid retrieval: a store's fused dense + lexical candidates, then year preference and de-duplication."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
 from rag.answer.config import AnswerConfig
-from rag.retrieval.filters import allowed_rows
-from rag.retrieval.fusion import reciprocal_rank_fusion
+from rag.protocols import VectorStore
+from rag.retrieval.filters import validate_filters
 from rag.retrieval.lexical import BM25Index
+from rag.store.in_process import InProcessStore
 from rag.store.index_files import IndexData
 from rag.terms import terms
 from rag.types import Filters, Hit
@@ -17,11 +16,21 @@ from rag.years import named_years
 
 
 class HybridRetriever:
-    def __init__(self, data: IndexData, config: AnswerConfig) -> None:
+    def __init__(self, data: IndexData, config: AnswerConfig, store: VectorStore | None = None) -> None:
+        """`store`: where chunks are searched; by default the index folder's FAISS index and bm25s."""
         self.data = data
         self.config = config
         self.documents = {d.doc_id: d for d in data.documents}
+        # Built here for either store: the composer reads its idf and vocabulary.
         self.bm25 = BM25Index([c.text for c in data.chunks])
+        if store is None:
+            if data.chunk_store is None or data.chunk_vectors is None:
+                raise ValueError("an index without its own vectors needs a store")
+            store = InProcessStore(
+                data.chunk_store, data.chunk_vectors, self.bm25, data.chunks, self.documents, data.version,
+                (config.dense_weight, config.bm25_weight), config.rrf_k,
+            )
+        self.store = store
         self._chunk_year = np.array(
             [int((self.documents[c.doc_id].published or "0")[:4]) for c in data.chunks], dtype=np.int32
         )
@@ -29,23 +38,14 @@ class HybridRetriever:
 
     def retrieve(self, query: str, query_vector: np.ndarray, k: int, filters: Filters | None = None) -> list[Hit]:
         size = len(self.data.chunks)
-        allowed = allowed_rows(filters, self.data.chunks, self.documents)
-        if size == 0 or k <= 0 or (allowed is not None and len(allowed) == 0):
+        if filters is not None and not filters.is_empty():
+            validate_filters(filters)
+        if size == 0 or k <= 0:
             return []
         pool = min(max(self.config.candidate_pool, 4 * k), size)
-        dense_scores, dense_ids = self.data.chunk_store.search(query_vector, pool, allowed)
-        # Plain Python numbers first: iterating numpy scalars costs more than the search itself here.
-        dense = {
-            i: s for i, s in zip(dense_ids[0].tolist(), dense_scores[0].tolist(), strict=True) if math.isfinite(s)
-        }
-        _, bm25_ids = self.bm25.search(query, pool, allowed)
-        fused = reciprocal_rank_fusion(
-            [list(dense), [int(i) for i in bm25_ids]],
-            [self.config.dense_weight, self.config.bm25_weight],
-            self.config.rrf_k,
-        )
-        fused = self._prefer_years(query, fused)
-        return self._hits(fused, dense, query_vector, k)
+        candidates = [c for c in self.store.search(query, query_vector, pool, filters) if c.row < size]
+        fused = self._prefer_years(query, [(c.row, c.score) for c in candidates])
+        return self._hits(fused, {c.row: c.cosine for c in candidates}, k)
 
     def _prefer_years(self, query: str, fused: list[tuple[int, float]]) -> list[tuple[int, float]]:
         years = named_years(query)
@@ -67,9 +67,7 @@ class HybridRetriever:
         lead_rows = {row for row, _ in first}
         return sorted(first, key=lambda pair: (-pair[1], pair[0])) + [p for p in ranked if p[0] not in lead_rows]
 
-    def _hits(
-        self, fused: list[tuple[int, float]], dense: dict[int, float], query_vector: np.ndarray, k: int
-    ) -> list[Hit]:
+    def _hits(self, fused: list[tuple[int, float]], cosines: dict[int, float], k: int) -> list[Hit]:
         hits: list[Hit] = []
         kept_terms: list[frozenset[str]] = []
         for row, _ in fused:
@@ -77,17 +75,14 @@ class HybridRetriever:
             if any(_jaccard(row_terms, other) >= self.config.duplicate_jaccard for other in kept_terms):
                 continue  # the same passage again (syndicated copy): one hit is enough
             kept_terms.append(row_terms)
-            hits.append(self._hit(row, dense.get(row), query_vector))
+            hits.append(self._hit(row, cosines[row]))
             if len(hits) == k:
                 break
         return hits
 
-    def _hit(self, row: int, dense_score: float | None, query_vector: np.ndarray) -> Hit:
+    def _hit(self, row: int, score: float) -> Hit:
         chunk = self.data.chunks[row]
         doc = self.documents[chunk.doc_id]
-        if dense_score is None:  # found by BM25 only: still report its cosine similarity
-            dense_score = float(np.asarray(self.data.chunk_vectors[row]) @ query_vector)
-        score = dense_score if np.isfinite(dense_score) else 0.0
         return Hit(
             chunk_id=chunk.chunk_id, doc_id=chunk.doc_id, text=chunk.text, start=chunk.start, end=chunk.end,
             score=score, title=doc.title, url=doc.url, published=doc.published, source=doc.source,

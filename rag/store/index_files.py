@@ -45,8 +45,9 @@ class IndexData:
     documents: list[Document]
     chunks: list[Chunk]
     sentences: list[Sentence]
-    chunk_store: FaissStore
-    chunk_vectors: np.ndarray  # memory-mapped, exact
+    # The index folder's own vectors; None when the chunks are searched elsewhere (PostgreSQL).
+    chunk_store: FaissStore | None
+    chunk_vectors: np.ndarray | None  # memory-mapped, exact
     sentence_vectors: np.ndarray
     manifest: dict[str, Any]
     answer_settings: dict[str, Any] = field(default_factory=dict)
@@ -93,7 +94,7 @@ def compute_version(
     }
     digest.update(json.dumps(header, sort_keys=True).encode())
     for doc in documents:
-        digest.update(json.dumps(_document_record(doc), sort_keys=True).encode())
+        digest.update(json.dumps(document_record(doc), sort_keys=True).encode())
     for chunk in chunks:
         digest.update(chunk.chunk_id.encode())
     return digest.hexdigest()[:16]
@@ -118,7 +119,7 @@ def write_index(
     # mkdtemp makes it 0700: a server running as another user must still read the generation.
     staging.chmod(0o755)
     try:
-        _write_jsonl(staging / "documents.jsonl", (_document_record(d) for d in documents))
+        _write_jsonl(staging / "documents.jsonl", (document_record(d) for d in documents))
         _write_jsonl(
             staging / "chunks.jsonl",
             ({"chunk_id": c.chunk_id, "doc_id": c.doc_id, "start": c.start, "end": c.end,
@@ -237,7 +238,7 @@ def _remove_stale_generations(index_dir: Path, keep: str) -> None:
         shutil.rmtree(child, ignore_errors=True)
 
 
-def _document_record(doc: Document) -> dict[str, Any]:
+def document_record(doc: Document) -> dict[str, Any]:
     record = asdict(doc)
     record["metadata"] = dict(doc.metadata)
     return record

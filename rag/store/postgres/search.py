@@ -1,0 +1,137 @@
+"""The PostgreSQL `VectorStore`: HNSW and full-text candidates fused by reciprocal rank in one query."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from rag.answer.config import AnswerConfig
+from rag.errors import StoreUnavailableError
+from rag.store.index_files import IndexData
+from rag.store.postgres.connect import describe, shared_pool
+from rag.store.postgres.schema import TEXT_CONFIG
+from rag.types import Candidate, Filters
+
+# A long question's every word in one tsquery overflows its stack and the keyword half silently
+# drops out (R2R #2293): the lexical side keeps this many distinct words, in question order.
+MAX_QUERY_TERMS = 32
+# HNSW candidate list: at least the rows asked for; the iterative scan goes on past it when a
+# filter rejects rows, up to hnsw.max_scan_tuples.
+MIN_EF_SEARCH = 64
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def lexical_query(text: str) -> str:
+    """`websearch_to_tsquery` input matching any of the question's words (it ANDs them by default)."""
+    seen: dict[str, None] = {}
+    for word in _WORD.findall(text.lower()):
+        seen.setdefault(word, None)
+        if len(seen) == MAX_QUERY_TERMS:
+            break
+    return " or ".join(seen)
+
+
+def filter_clause(filters: Filters | None) -> tuple[sql.Composable, dict[str, Any]]:
+    if filters is None or filters.is_empty():
+        return sql.SQL("true"), {}
+    parts: list[sql.Composable] = []
+    params: dict[str, Any] = {}
+    if filters.doc_ids:
+        parts.append(sql.SQL("doc_id = ANY(%(doc_ids)s)"))
+        params["doc_ids"] = list(filters.doc_ids)
+    if filters.sources:
+        parts.append(sql.SQL("source = ANY(%(sources)s)"))
+        params["sources"] = list(filters.sources)
+    # An undated chunk fails any date bound (NULL comparisons are never true), as in the file store.
+    if filters.published_from:
+        parts.append(sql.SQL("published >= %(published_from)s::date"))
+        params["published_from"] = filters.published_from
+    if filters.published_to:
+        parts.append(sql.SQL("published <= %(published_to)s::date"))
+        params["published_to"] = filters.published_to
+    return sql.SQL(" AND ").join(parts), params
+
+
+_QUERY = """
+WITH dense AS MATERIALIZED (
+    SELECT chunk_id, embedding <#> %(vector)s AS distance FROM rag_chunks
+    WHERE {where} ORDER BY embedding <#> %(vector)s LIMIT %(k)s
+), dense_ranked AS (
+    SELECT chunk_id, -distance AS cosine, row_number() OVER (ORDER BY distance, chunk_id) AS rank FROM dense
+), lexical AS (
+    SELECT chunk_id, row_number() OVER (ORDER BY ts_rank_cd(tsv, query, 1) DESC, chunk_id) AS rank
+    FROM rag_chunks, websearch_to_tsquery({config}, %(text)s) AS query
+    WHERE tsv @@ query AND {where} ORDER BY rank LIMIT %(k)s
+)
+SELECT c.chunk_id,
+       coalesce(%(dense_weight)s / (%(rrf_k)s + d.rank), 0)
+         + coalesce(%(lexical_weight)s / (%(rrf_k)s + l.rank), 0) AS score,
+       coalesce(d.cosine, -(c.embedding <#> %(vector)s)) AS cosine
+FROM dense_ranked d FULL JOIN lexical l USING (chunk_id) JOIN rag_chunks c USING (chunk_id)
+"""
+
+
+class PostgresStore:
+    """Searches the database's chunks; `rows` maps the loaded version's chunk ids to row numbers.
+
+    Between an ingest's commit and this process loading the new version, the database may return
+    chunks the loaded version lacks: they are left out (the service switches within its poll interval).
+    """
+
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        url: str,
+        rows: Mapping[str, int],
+        version: str,
+        weights: tuple[float, float] = (1.0, 1.0),
+        rrf_k: int = 60,
+    ) -> None:
+        self.pool = pool
+        self.url = url
+        self.rows = dict(rows)
+        self._version = version
+        self.weights = weights
+        self.rrf_k = rrf_k
+
+    @classmethod
+    def for_index(cls, url: str, data: IndexData, config: AnswerConfig, connections: int) -> PostgresStore:
+        """The store for a loaded version, on this process's shared pool for `url`."""
+        rows = {c.chunk_id: i for i, c in enumerate(data.chunks)}
+        weights = (config.dense_weight, config.bm25_weight)
+        return cls(shared_pool(url, connections), url, rows, data.version, weights, config.rrf_k)
+
+    @property
+    def size(self) -> int:
+        return len(self.rows)
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    def search(self, query: str, vector: np.ndarray, k: int, filters: Filters | None = None) -> list[Candidate]:
+        if k <= 0 or not self.rows:
+            return []
+        where, params = filter_clause(filters)
+        statement = sql.SQL(_QUERY).format(where=where, config=sql.Literal(TEXT_CONFIG))
+        params |= {
+            "vector": np.asarray(vector, dtype=np.float32), "k": int(k), "text": lexical_query(query),
+            "dense_weight": float(self.weights[0]), "lexical_weight": float(self.weights[1]), "rrf_k": int(self.rrf_k),
+        }
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                # Iterative scans keep walking the graph until k rows pass the filter.
+                conn.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true),"
+                              " set_config('hnsw.ef_search', %s, true)", (str(max(MIN_EF_SEARCH, int(k))),))
+                found = conn.execute(statement, params).fetchall()
+        except psycopg.Error as exc:
+            raise StoreUnavailableError(describe(exc, self.url)) from None
+        out = [Candidate(self.rows[cid], float(score), float(cos)) for cid, score, cos in found if cid in self.rows]
+        out.sort(key=lambda c: (-c.score, c.row))
+        return out
