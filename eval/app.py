@@ -146,7 +146,8 @@ def _open_target(opts: EvalOptions, settings: Settings, embedder: Embedder | Non
     if committed_version(settings) is None:
         # A fresh clone has no index (artifacts are git-ignored): build it like `rag serve` does, so
         # `rag eval` works out of the box and CI needs no separate step.
-        _err(f"no index at {settings.index_dir}; building it from {settings.seeds_dir} first")
+        where = "in the store" if settings.store else f"at {settings.index_dir}"
+        _err(f"no index {where}; building it from {settings.seeds_dir} first")
         summary = ingest([settings.seeds_dir], settings, embedder=embedder, progress=show_progress)
         _err(summary.line())
     # Each question is sent twice (/search, then /ask): without this the query-vector cache would

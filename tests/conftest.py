@@ -157,3 +157,46 @@ def make_service_client(fake_engine: RagEngine, fake_index_dir: Path):
 
     yield make
     stack.close()
+
+
+# --- The PostgreSQL store (issue 15) -------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The URL of a real PostgreSQL server with pgvector (its `postgres` maintenance database).
+
+    `scripts/test.sh` starts it before the suite (RAG_TEST_POSTGRES); without that, the first
+    worker to get here starts it through the same script, under a lock.
+    """
+    import fcntl
+    import os
+    import subprocess
+
+    url = os.environ.get("RAG_TEST_POSTGRES")
+    if not url:
+        with open(REPO / ".pg.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            done = subprocess.run(
+                [str(REPO / "scripts" / "postgres.sh"), "start"], check=True, capture_output=True, text=True
+            )
+            url = done.stdout.strip().splitlines()[-1]
+    return url.rsplit("/", 1)[0] + "/postgres"
+
+
+@pytest.fixture()
+def postgres_url(postgres_server: str):
+    """A fresh, empty database on the real server, dropped after the test."""
+    import uuid
+
+    import psycopg
+
+    name = f"rag_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield postgres_server.rsplit("/", 1)[0] + f"/{name}"
+    from rag.store.postgres.connect import close_shared_pools
+
+    close_shared_pools()
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -88,6 +88,14 @@ def shared_pool(url: str, size: int) -> ConnectionPool:
         return pool
 
 
+def close_shared_pools() -> None:
+    """Close every shared pool (tests dropping their database; a process shutting down)."""
+    with _POOLS_LOCK:
+        for pool in _POOLS.values():
+            pool.close()
+        _POOLS.clear()
+
+
 def open_pool(url: str, size: int) -> ConnectionPool:
     """A pool for a serving process: `size` connections, checked before use after a failure."""
     check_url(url)
