@@ -2,6 +2,7 @@
 
     rag bench [--index DIR] [--out DIR] [--quick] [--skip-ingest] [--skip-inprocess]
               [--skip-http] [--skip-scale] [--only PART] [--scale-sizes N,N] [--scale-all]
+              [--store postgresql://…]   (adds the PostgreSQL part, eval/bench/postgres.py)
 
 Also `python -m eval.bench [same options]`. What each part measures: eval/bench/*.py.
 """
@@ -13,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from cli.options import IndexOption
+from cli.options import IndexOption, StoreOption
 from eval.bench import PARTS
 
 Opt = typer.Option
@@ -33,6 +34,7 @@ def _sizes(value: str | None) -> tuple[int, ...] | None:
 
 def bench_command(
     index: IndexOption = None,
+    store: StoreOption = None,
     out: Annotated[Path, Opt("--out", help="Folder for bench.json and server.log.")] = Path("eval/out/bench"),
     quick: Annotated[bool, Opt("--quick", help="CI-sized: fewer texts, questions and sizes, 3 s load levels.")] = False,
     skip_ingest: Annotated[bool, Opt("--skip-ingest", help="Skip the embedding-rate and re-ingest part.")] = False,
@@ -40,7 +42,8 @@ def bench_command(
     skip_http: Annotated[bool, Opt("--skip-http", help="Skip the HTTP part (no rag serve process).")] = False,
     skip_scale: Annotated[bool, Opt("--skip-scale", help="Skip the synthetic 10k/100k/1M index part.")] = False,
     only: Annotated[
-        list[str] | None, Opt("--only", help="Run only this part (repeatable): ingest, inprocess, http, scale.")
+        list[str] | None,
+        Opt("--only", help="Run only this part (repeatable): ingest, inprocess, http, scale, postgres (--store)."),
     ] = None,
     scale_sizes: Annotated[
         str | None, Opt("--scale-sizes", help="Vector counts for the scale part (default 10000,100000,1000000).")
@@ -62,7 +65,8 @@ def bench_command(
     }
     parts = tuple(p for p in PARTS if (not only or p in only) and p not in skipped)
     options = BenchOptions(
-        index=index, out=out, quick=quick, parts=parts, scale_sizes=_sizes(scale_sizes), scale_all=scale_all
+        index=index, out=out, quick=quick, parts=parts, scale_sizes=_sizes(scale_sizes), scale_all=scale_all,
+        store=store,
     )
     result = run_bench(options)
     path = write_json(result, out)

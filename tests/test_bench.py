@@ -292,3 +292,25 @@ def test_the_health_probe_runs_in_its_own_process_and_keeps_only_answered_probes
 
 def test_the_probe_command_refuses_bad_arguments() -> None:
     assert probe_main(["http://127.0.0.1:1"]) == 2
+
+
+def test_the_postgres_vector_figures_on_a_real_server(postgres_url: str) -> None:
+    """The PostgreSQL part's measuring code on a small clustered set: exact-ish recall, a filter
+    that still returns 10 rows, and the figures the report and targets read."""
+    from rich.console import Console
+
+    from eval.bench.postgres import vector_figures
+
+    vectors, queries = dataset(3000, 40, seed=1)
+    figures = vector_figures(postgres_url, vectors, queries, (64,), lambda _m: None)
+    assert figures["rows"] == 3000 and figures["copy_rows_per_s"] > 0
+    entry = figures["by_ef_search"]["64"]
+    assert entry["unfiltered"]["recall_at_10"] >= 0.9
+    assert entry["filtered_10pct"]["queries_short_of_10"] == 0
+    assert entry["filtered_10pct"]["recall_at_10"] >= 0.9
+    result = {"postgres": {"vectors": figures, "servers": {}}, "machine": {}}
+    targets = {t["target"]: t for t in evaluate_targets(result)}
+    assert targets["PostgreSQL 100k recall@10 (ef 64)"]["value"] == entry["unfiltered"]["recall_at_10"]
+    console = Console(record=True, width=200)
+    print_report({**result, "targets": list(targets.values())}, console)
+    assert "PostgreSQL store: 3,000 real MiniLM vectors" in console.export_text()

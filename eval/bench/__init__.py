@@ -7,10 +7,11 @@ Parts, each its own module, each figure the median (min, max) of several runs:
     reference     the plain torch + FAISS recipe timed in the same run (the in-process part calls it)
     http_load     a real `rag serve` process: sequential and 1/8/16/32 concurrent clients, RSS
     scale         flat / IVF / HNSW FAISS indexes at 10k, 100k, 1M synthetic vectors
+    postgres      the PostgreSQL store (--store): HNSW at 100k real vectors, one and two rag serve on it
     report        bench.json, the printed tables, the issue's targets next to the measured figures
     runner        runs the selected parts
 
 Figures are reported, never asserted against a speed target (the tests check shape and sanity).
 """
 
-PARTS = ("ingest", "inprocess", "http", "scale")
+PARTS = ("ingest", "inprocess", "http", "scale", "postgres")  # postgres runs only with a store URL

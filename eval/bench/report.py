@@ -74,6 +74,20 @@ def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         _target("ingest / raw model rate", _get(ingest, "ratio", "median"), 0.90, ">="),
         _target("no-op re-ingest (library)", _get(ingest, "noop_reingest", "library_s", "median"), 1.0, "<=", "s"),
     ]
+    pg = result.get("postgres")
+    if pg:
+        vectors = _get(pg, "vectors", "by_ef_search", "64") or {}
+        servers = pg.get("servers") or {}
+        targets += [
+            _target("PostgreSQL 100k search p95 (ef 64)", _get(vectors, "unfiltered", "latency_ms", "p95"), 20, "<=",
+                    "ms"),
+            _target("PostgreSQL 100k recall@10 (ef 64)", _get(vectors, "unfiltered", "recall_at_10"), 0.95, ">="),
+            _target("PostgreSQL filtered: queries short of 10", _get(vectors, "filtered_10pct", "queries_short_of_10"),
+                    0, "<="),
+            _target("PostgreSQL /ask p50 / file store's", servers.get("ask_p50_over_file_store"), 2.0, "<="),
+            _target("two servers / one, 16 clients", servers.get("two_over_one"), 1.5, ">="),
+            _target("two servers: errors", _get(servers, "two_servers", "errors"), 0, "<="),
+        ]
     large = _large_default(result)
     if large is not None:
         targets += [
@@ -117,6 +131,8 @@ def print_report(result: dict[str, Any], console: Console | None = None) -> None
         _print_http(console, result["http"])
     if result.get("scale"):
         _print_scale(console, result["scale"])
+    if result.get("postgres"):
+        _print_postgres(console, result["postgres"])
     for part, error in (result.get("errors") or {}).items():
         console.print(f"[red]{part} failed:[/red] {escape(str(error))}")
     _print_targets(console, result.get("targets", []))
@@ -227,6 +243,37 @@ def _print_scale(console: Console, scale: dict[str, Any]) -> None:
     console.print("  * the type `rag ingest` builds at that size")
 
 
+def _print_postgres(console: Console, pg: dict[str, Any]) -> None:
+    vectors = pg.get("vectors") or {}
+    table = Table(title=(
+        f"PostgreSQL store: {vectors.get('rows', 0):,} real MiniLM vectors, HNSW {vectors.get('hnsw')}; "
+        f"COPY {vectors.get('copy_rows_per_s', 0):,} rows/s, HNSW build {vectors.get('hnsw_build_s')} s"
+    ))
+    for column in ("ef_search", "search", "p50 ms", "p95 ms", "recall@10", "short of 10"):
+        table.add_column(column)
+    for ef, entry in (vectors.get("by_ef_search") or {}).items():
+        for kind, figures in entry.items():
+            latency = figures["latency_ms"]
+            table.add_row(ef, kind, f"{latency['p50']:.2f}", f"{latency['p95']:.2f}", f"{figures['recall_at_10']:.3f}",
+                          str(figures["queries_short_of_10"]))
+    console.print(table)
+    servers = pg.get("servers") or {}
+    if servers:
+        table = Table(title="PostgreSQL store: rag serve processes on one database (seed corpus)")
+        for column in ("run", "requests/s", "p50 ms", "p95 ms", "errors"):
+            table.add_column(column)
+        for name in ("one_server", "two_servers"):
+            run = servers.get(name) or {}
+            if run:
+                table.add_row(name.replace("_", " "), f"{run['requests_per_s']:.1f}", f"{run['latency_ms']['p50']:.1f}",
+                              f"{run['latency_ms']['p95']:.1f}", str(run["errors"]))
+        console.print(table)
+        console.print(
+            f"sequential /ask p50: PostgreSQL {_get(servers, 'postgres_sequential_ask_ms', 'p50')} ms, "
+            f"file store {_get(servers, 'file_store_sequential_ask_ms', 'p50')} ms"
+        )
+
+
 def _is_default(size: dict[str, Any], params: dict[str, Any]) -> bool:
     default = size.get("default", {})
     return params.get("type") == default.get("type") and params.get("storage") == default.get("storage")
@@ -235,7 +282,7 @@ def _is_default(size: dict[str, Any], params: dict[str, Any]) -> bool:
 def _print_targets(console: Console, targets: list[dict[str, Any]]) -> None:
     if not targets:
         return
-    table = Table(title="Targets (issue 6), medians of this run")
+    table = Table(title="Targets (issues 6 and 15), medians of this run")
     for column in ("target", "measured", "limit", "met"):
         table.add_column(column)
     for t in targets:

@@ -16,7 +16,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from eval.bench import PARTS
 from eval.bench.http_load import HttpOptions, run_http
 from eval.bench.ingest_rate import IngestOptions, run_ingest
 from eval.bench.inprocess import InprocessOptions, load_questions, run_inprocess
+from eval.bench.postgres import PostgresOptions
 from eval.bench.reference import QueryEncoder, torch_encoder
 from eval.bench.report import evaluate_targets
 from eval.bench.scale import ScaleOptions
@@ -42,6 +43,7 @@ class BenchOptions:
     parts: tuple[str, ...] = PARTS
     scale_sizes: tuple[int, ...] | None = None
     scale_all: bool = False  # every index type at every size (HNSW at 1M: many minutes)
+    store: str | None = None  # a postgresql:// URL: the postgres part measures that server
     log: Callable[[str], None] = field(default=lambda message: print(message, file=sys.stderr, flush=True))
 
     def ingest_options(self) -> IngestOptions:
@@ -59,6 +61,11 @@ class BenchOptions:
                 level_seconds=3.0, sequential_requests=15, warm_concurrency=0, log_path=log_path, log=self.log
             )
         return HttpOptions(level_seconds=10.0, sequential_requests=50, log_path=log_path, log=self.log)
+
+    def postgres_options(self) -> PostgresOptions:
+        if self.quick:
+            return PostgresOptions(vectors=20_000, queries=50, ef_search=(64,), load_seconds=5.0, log=self.log)
+        return PostgresOptions(log=self.log)
 
     def scale_options(self) -> ScaleOptions:
         if self.quick:
@@ -107,6 +114,8 @@ def run_bench(
     default the real model, unless a custom embedder is being measured)."""
     started = time.perf_counter()
     settings = settings or Settings.from_env(index_dir=options.index)
+    # The other parts measure the file store; the postgres part gets the URL itself.
+    store, settings = options.store or settings.store, replace(settings, store=None)
     options.out.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {
         "schema": SCHEMA,
@@ -155,6 +164,10 @@ def run_bench(
                 )
         if "scale" in options.parts:
             _part(result, "scale", lambda: run_scale_subprocess(options.scale_options(), options.log), options.log)
+        if "postgres" in options.parts and store:
+            from eval.bench.postgres import run_postgres
+
+            _part(result, "postgres", lambda: run_postgres(store, options.postgres_options()), options.log)
         if built:
             shutil.rmtree(index_dir, ignore_errors=True)
     result["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]

@@ -1,0 +1,293 @@
+"""The PostgreSQL store (issue 15): `rag bench --store postgresql://…`.
+
+- vectors: write rate (binary COPY) and HNSW build time, then search p50/p95 and recall@10 against
+  exact search, at 100k real all-MiniLM-L6-v2 vectors (the chunk and sentence vectors of the
+  indexes this checkout has built: the news benchmark's and the training corpus's; random vectors
+  would make every HNSW look broken). Queries are the news benchmark's questions, embedded. A
+  filtered search (a tenth of the rows pass) must still return 10 rows.
+- servers: the seed corpus in the database, `/ask` throughput at 16 clients for one and for two
+  `rag serve` processes on it, and sequential `/ask` p50 against the file store's.
+
+Everything is written to databases of its own beside the one in the URL (`<db>_bench_vectors`,
+`<db>_bench_seed`), created when missing and never the URL's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector
+
+from eval.bench.stats import percentiles
+from rag.store.postgres.schema import HNSW_EF_CONSTRUCTION, HNSW_M
+
+REPO = Path(__file__).resolve().parents[2]
+NEWS = REPO.parent / "shared" / "benchmarks" / "realtimeqa-2022-2024"
+VECTOR_SOURCES = ("eval/out/cache/*/index/v-*", "training/out/index/v-*")
+
+
+@dataclass
+class PostgresOptions:
+    vectors: int = 100_000
+    queries: int = 200
+    ef_search: tuple[int, ...] = (40, 64, 100)
+    load_seconds: float = 20.0
+    clients: int = 16
+    sequential_requests: int = 40
+    log: Callable[[str], None] = field(default=lambda message: None)
+
+
+def run_postgres(url: str, options: PostgresOptions) -> dict[str, Any]:
+    vectors = real_vectors(options.vectors, options.log)
+    queries = _query_vectors(options.queries)
+    result: dict[str, Any] = {
+        "vectors": vector_figures(_sibling(url, "vectors"), vectors, queries, options.ef_search, options.log)
+    }
+    result["servers"] = _server_part(_sibling(url, "seed"), options)
+    return result
+
+
+def _sibling(url: str, suffix: str) -> str:
+    base, name = url.rsplit("/", 1)
+    name = name.split("?")[0] or "postgres"
+    target = f"{name}_bench_{suffix}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target,)).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{target}"')
+    return f"{base}/{target}"
+
+
+def real_vectors(n: int, log: Callable[[str], None]) -> np.ndarray:
+    """Up to `n` distinct real MiniLM vectors from the indexes this checkout has built."""
+    parts = []
+    for pattern in VECTOR_SOURCES:
+        for generation in sorted(REPO.glob(pattern)):
+            for name in ("chunk_vectors.npy", "sentence_vectors.npy"):
+                if (generation / name).is_file():
+                    parts.append(np.load(generation / name))
+    if not parts:
+        raise RuntimeError(
+            "no built index to take real vectors from: run `rag eval --benchmark ../shared/benchmarks/"
+            "realtimeqa-2022-2024` (about 6 min) or `python -m training.reader` first"
+        )
+    vectors = np.unique(np.vstack(parts).astype(np.float32), axis=0)
+    rng = np.random.default_rng(0)
+    vectors = vectors[rng.permutation(len(vectors))[:n]]
+    log(f"bench postgres: {len(vectors)} real vectors")
+    return vectors
+
+
+def _query_vectors(count: int) -> np.ndarray:
+    from rag.embedding import load_embedder
+    from rag.settings import Settings
+
+    questions = [json.loads(line)["question"] for line in (NEWS / "questions.jsonl").read_text().splitlines()]
+    embedder = load_embedder(Settings())
+    return np.vstack([embedder.embed_query(q) for q in questions[:count]]).astype(np.float32)
+
+
+def vector_figures(
+    url: str, vectors: np.ndarray, queries: np.ndarray, ef_search: tuple[int, ...], log: Callable[[str], None]
+) -> dict[str, Any]:
+    """Write `vectors` into a table of the store's HNSW settings; time and score `queries` on it."""
+    n, dim = vectors.shape
+    bucket = np.arange(n) % 10  # the filtered search keeps bucket 3: a tenth of the rows
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        register_vector(conn)
+        conn.execute("DROP TABLE IF EXISTS bench_chunks")
+        conn.execute(f"CREATE TABLE bench_chunks (id integer PRIMARY KEY, bucket integer, embedding vector({dim}))")
+        t = time.perf_counter()
+        with conn.cursor(binary=True) as cursor, cursor.copy(
+            "COPY bench_chunks (id, bucket, embedding) FROM STDIN WITH (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["int4", "int4", "vector"])
+            for i in range(n):
+                copy.write_row((i, int(bucket[i]), vectors[i]))
+        copy_s = time.perf_counter() - t
+        log(f"bench postgres: {n} rows copied in {copy_s:.1f} s; building HNSW")
+        t = time.perf_counter()
+        conn.execute("SET maintenance_work_mem = '1GB'")
+        conn.execute(
+            "CREATE INDEX ON bench_chunks USING hnsw (embedding vector_ip_ops)"
+            f" WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
+        )
+        conn.execute("CREATE INDEX ON bench_chunks (bucket)")
+        conn.execute("ANALYZE bench_chunks")
+        build_s = time.perf_counter() - t
+        exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
+        allowed = np.flatnonzero(bucket == 3)
+        exact_filtered = allowed[np.argsort(-(queries @ vectors[allowed].T), axis=1)[:, :10]]
+        searches = {}
+        for ef in ef_search:
+            searches[str(ef)] = _searches(conn, queries, exact, exact_filtered, ef)
+            log(f"bench postgres: ef_search {ef}: {searches[str(ef)]}")
+    return {
+        "rows": n, "dim": dim, "hnsw": {"m": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION},
+        "copy_rows_per_s": round(n / copy_s), "hnsw_build_s": round(build_s, 1),
+        "write_rows_per_s": round(n / (copy_s + build_s)), "queries": len(queries), "by_ef_search": searches,
+    }
+
+
+def _searches(
+    conn: psycopg.Connection, queries: np.ndarray, exact: np.ndarray, exact_filtered: np.ndarray, ef: int
+) -> dict[str, Any]:
+    conn.execute(f"SET hnsw.ef_search = {int(ef)}")
+    conn.execute("SET hnsw.iterative_scan = relaxed_order")
+    plain = "SELECT id FROM bench_chunks ORDER BY embedding <#> %s LIMIT 10"
+    filtered = (
+        "SELECT id FROM (SELECT id, embedding <#> %s AS d FROM bench_chunks WHERE bucket = 3"
+        " ORDER BY d LIMIT 10) AS t ORDER BY d"
+    )
+    out: dict[str, Any] = {}
+    for name, statement, truth in (("unfiltered", plain, exact), ("filtered_10pct", filtered, exact_filtered)):
+        for q in queries[:20]:  # warm the index's pages
+            conn.execute(statement, (q,)).fetchall()
+        times, recalls, short = [], [], 0
+        for q, expected in zip(queries, truth, strict=True):
+            t = time.perf_counter()
+            ids = [row[0] for row in conn.execute(statement, (q,)).fetchall()]
+            times.append((time.perf_counter() - t) * 1000)
+            recalls.append(len(set(ids) & set(expected.tolist())) / 10)
+            short += len(ids) < 10
+        out[name] = {
+            "latency_ms": percentiles(times), "recall_at_10": round(float(np.mean(recalls)), 4),
+            "queries_short_of_10": short,
+        }
+    return out
+
+
+# -- servers ------------------------------------------------------------------------------------
+
+
+def _server_part(url: str, options: PostgresOptions) -> dict[str, Any]:
+    import tempfile
+
+    from eval.bench.inprocess import load_questions
+
+    questions = load_questions()
+    with tempfile.TemporaryDirectory(prefix="rag-bench-pg-") as tmp:
+        home = Path(tmp) / "index"
+        subprocess.run(_rag("ingest", str(REPO / "seeds"), "--index", str(home)), check=True, timeout=900)
+        subprocess.run(
+            _rag("ingest", str(REPO / "seeds"), "--index", str(home), "--store", url), check=True, timeout=900
+        )
+        result: dict[str, Any] = {}
+        with _serving(home) as file_base:
+            result["file_store_sequential_ask_ms"] = _sequential(file_base, questions, options.sequential_requests)
+        with _serving(home, "--store", url) as first:
+            result["postgres_sequential_ask_ms"] = _sequential(first, questions, options.sequential_requests)
+            result["one_server"] = _load([first], questions, options)
+            options.log(f"bench postgres: one server {result['one_server']}")
+            with _serving(home, "--store", url) as second:
+                result["two_servers"] = _load([first, second], questions, options)
+                options.log(f"bench postgres: two servers {result['two_servers']}")
+    one, two = result["one_server"]["requests_per_s"], result["two_servers"]["requests_per_s"]
+    result["two_over_one"] = round(two / one, 2) if one else None
+    file_p50 = result["file_store_sequential_ask_ms"]["p50"]
+    result["ask_p50_over_file_store"] = round(result["postgres_sequential_ask_ms"]["p50"] / file_p50, 2)
+    return result
+
+
+def _rag(*args: str) -> list[str]:
+    return [sys.executable, "-m", "cli", *args]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _serving(home: Path, *extra: str) -> Iterator[str]:
+    port = _free_port()
+    server = subprocess.Popen(
+        _rag("serve", "--index", str(home), "--port", str(port), *extra),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(base + "/readyz", timeout=5).status_code == 200:
+                    break
+            if server.poll() is not None:
+                raise RuntimeError(f"rag serve {' '.join(extra)} exited with {server.returncode}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def _sequential(base: str, questions: list[str], count: int) -> dict[str, float]:
+    times = []
+    with httpx.Client(base_url=base, timeout=30) as client:
+        for i in range(count):
+            t = time.perf_counter()
+            client.post("/ask", json={"question": _respaced(questions[i % len(questions)], i)}).raise_for_status()
+            times.append((time.perf_counter() - t) * 1000)
+    return percentiles(times)
+
+
+def _respaced(question: str, i: int) -> str:
+    """The same tokens, a different cache key: every request pays for a real model call."""
+    gap = " " * (1 + i % 3)
+    return gap.join(question.split()) + " " * (i // 3 % 5)
+
+
+def _load(bases: list[str], questions: list[str], options: PostgresOptions) -> dict[str, Any]:
+    async def run() -> dict[str, Any]:
+        clients = [httpx.AsyncClient(base_url=b, timeout=30) for b in bases]
+        counter = iter(range(10**9))
+        done: list[float] = []
+        errors = 0
+        end = time.monotonic() + options.load_seconds
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.monotonic() < end:
+                i = next(counter)
+                t = time.perf_counter()
+                try:
+                    response = await clients[i % len(clients)].post(
+                        "/ask", json={"question": _respaced(questions[i % len(questions)], i)}
+                    )
+                    if response.status_code != 200:
+                        errors += 1
+                        continue
+                except httpx.HTTPError:
+                    errors += 1
+                    continue
+                done.append((time.perf_counter() - t) * 1000)
+
+        started = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(options.clients)))
+        elapsed = time.monotonic() - started
+        for c in clients:
+            await c.aclose()
+        return {
+            "servers": len(bases), "clients": options.clients, "seconds": round(elapsed, 1),
+            "requests_per_s": round(len(done) / elapsed, 1), "errors": errors, "latency_ms": percentiles(done),
+        }
+
+    return asyncio.run(run())
