@@ -54,6 +54,9 @@ class Settings:
     engine_threads: int = 6
     # How often a server checks the index folder's CURRENT for a new generation (0: never).
     index_poll_s: float = 2.0
+    # Where users reach this service (e.g. https://ask.example.org): citations' links, in the API
+    # and in Slack, become absolute; unset, the API gives paths and Slack links to the article's URL.
+    public_url: str | None = None
     slack_signing_secret: str | None = field(default=None, repr=False)
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_api_url: str = "https://slack.com/api/"
@@ -101,6 +104,8 @@ class Settings:
             raise ConfigError("RAG_ENGINE_THREADS must be at least 1")
         if self.store is not None and not self.store.startswith(("postgresql://", "postgres://")):
             raise ConfigError("RAG_STORE must be a postgresql:// URL (unset: the index folder)")
+        if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
+            raise ConfigError("RAG_PUBLIC_URL must be an http:// or https:// URL")
         if self.llm_url and not self.llm_model:
             raise ConfigError("RAG_LLM_URL is set but RAG_LLM_MODEL is not")
 

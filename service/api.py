@@ -10,11 +10,13 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Header, Path, Query
+from fastapi.responses import HTMLResponse, Response
 
 from rag.errors import QuestionError
 from rag.settings import Settings
 from rag.types import Filters, followable_url
+from service import document_page
 from service import openapi as docs
 from service.deps import EngineDep, MetricsDep, SettingsDep, StateDep
 from service.responses import FastJSONResponse
@@ -65,7 +67,9 @@ async def ask(
     filters = request.filters.to_filters() if request.filters else None
     answer = await state.run_engine(partial(engine.ask, request.question, top_k=request.top_k, filters=filters))
     metrics.observe_answer(answer)
-    return FastJSONResponse(answer.as_dict())
+    body = answer.as_dict()
+    add_links(settings, body["citations"])
+    return FastJSONResponse(body)
 
 
 @router.get(
@@ -93,7 +97,9 @@ async def search(
         filters = Filters(published_from=published_from, published_to=published_to, sources=tuple(source or ()))
     result = await state.run_engine(partial(engine.search, query, k=k, filters=filters))
     metrics.observe_timings("search", result.timings_ms)
-    return FastJSONResponse(result.as_dict())
+    body = result.as_dict()
+    add_links(settings, body["hits"])
+    return FastJSONResponse(body)
 
 
 @router.get(
@@ -143,8 +149,23 @@ async def get_document(
     engine: EngineDep,
     state: StateDep,
     doc_id: Annotated[str, Path(min_length=1, max_length=500)],
-) -> FastJSONResponse:
+    hl: Annotated[list[str] | None, Query(max_length=document_page.MAX_HIGHLIGHTS, description="START-END")] = None,
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Response:
+    """The article; `hl` marks quoted spans. Browsers (`Accept: text/html`) get it as a page with
+    the spans highlighted and the first scrolled into view; API clients get JSON."""
     document = await state.run_engine(partial(engine.document, doc_id))
+    spans = document_page.parse_highlights(hl or [], len(document.text))
+    if document_page.wants_html(accept):
+        return HTMLResponse(
+            document_page.render(document, spans, engine.index_version),
+            headers={
+                "Content-Security-Policy": document_page.content_security_policy(),
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer",
+                "Vary": "Accept",
+            },
+        )
     return FastJSONResponse(
         {
             "doc_id": document.doc_id,
@@ -155,8 +176,21 @@ async def get_document(
             "text": document.text,
             "metadata": _jsonable(document.metadata),
             "index_version": engine.index_version,
-        }
+            "highlights": [{"start": s, "end": e, "text": document.text[s:e]} for s, e in spans],
+        },
+        headers={"Vary": "Accept"},
     )
+
+
+def add_links(settings: Settings, passages: list[dict[str, Any]]) -> None:
+    """Each passage gets the link to its article's page with the passage marked."""
+    for passage in passages:
+        passage["link"] = document_link(settings, passage["doc_id"], passage["start"], passage["end"])
+
+
+def document_link(settings: Settings, doc_id: str, start: int, end: int) -> str:
+    path = document_page.document_path(doc_id, [(start, end)])
+    return settings.public_url.rstrip("/") + path if settings.public_url else path
 
 
 def _jsonable(metadata: dict[str, Any]) -> dict[str, Any]:

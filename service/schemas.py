@@ -100,6 +100,10 @@ class Passage(BaseModel):
     score: float | None
     start: int
     end: int
+    link: str | None = Field(
+        default=None,
+        description="This service's page of the article with this passage marked (absolute with RAG_PUBLIC_URL)",
+    )
 
 
 class CitationOut(Passage):
@@ -146,6 +150,12 @@ class DocumentList(BaseModel):
     index_version: str
 
 
+class Highlight(BaseModel):
+    start: int
+    end: int
+    text: str
+
+
 class DocumentOut(BaseModel):
     doc_id: str
     title: str
@@ -155,6 +165,7 @@ class DocumentOut(BaseModel):
     text: str
     metadata: dict[str, Any]
     index_version: str
+    highlights: list[Highlight] = Field(default_factory=list, description="The `hl` ranges asked for, merged")
 
 
 class Health(BaseModel):

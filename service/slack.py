@@ -240,7 +240,7 @@ class SlackBot:
             log.exception("slack answer failed")
             return notice_message("Sorry, something went wrong on my side; please try again later.")
         self.metrics.observe_answer(answer)
-        return answer_message(answer)
+        return answer_message(answer, self.settings.public_url)
 
     async def _deliver_later(self, task: asyncio.Future[Message], deliver: Deliver) -> None:
         message = await task

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rag.types import Answer, Citation, followable_url
+from service.document_page import document_path
 
 MAX_SECTION_CHARS = 3000
 MAX_BLOCKS = 50
@@ -67,15 +68,24 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, MAX_SECTION_CHARS)}}
 
 
-def _source_line(citation: Citation) -> str:
-    title = link(citation.url, citation.title or citation.source)
+def citation_url(citation: Citation, public_url: str | None) -> str | None:
+    """The service's page of the article with the quote marked when the service has a public
+    address; otherwise the article's own URL."""
+    if public_url:
+        return public_url.rstrip("/") + document_path(citation.doc_id, [(citation.start, citation.end)])
+    return citation.url
+
+
+def _source_line(citation: Citation, public_url: str | None) -> str:
+    title = link(citation_url(citation, public_url), citation.title or citation.source)
     date = f" · {escape(citation.published)}" if citation.published else ""
     quote = escape(truncate(_SPACES.sub(" ", citation.text).strip(), MAX_QUOTE_CHARS))
     return f"*[{citation.n}]* {title}{date}\n>{quote}"
 
 
-def answer_message(answer: Answer) -> dict[str, Any]:
-    """`{"text": fallback, "blocks": [...]}` for an answer (abstained or not)."""
+def answer_message(answer: Answer, public_url: str | None = None) -> dict[str, Any]:
+    """`{"text": fallback, "blocks": [...]}` for an answer (abstained or not); `public_url`: see
+    `citation_url`."""
     if answer.abstained:
         head = f":grey_question: *No answer:* {escape(explain_reason(answer.reason))}."
         body = f"{head}\n{escape(answer.answer)}" if answer.answer else head
@@ -88,9 +98,10 @@ def answer_message(answer: Answer) -> dict[str, Any]:
     if citations:
         room = MAX_BLOCKS - 2  # the answer and the heading
         blocks.append(_section(heading))
-        blocks.extend(_section(_source_line(c)) for c in citations[:room])
+        blocks.extend(_section(_source_line(c, public_url)) for c in citations[:room])
     fallback_sources = "\n".join(
-        f"[{c.n}] {link(c.url, c.title or c.source)}" + (f" ({escape(c.published)})" if c.published else "")
+        f"[{c.n}] {link(citation_url(c, public_url), c.title or c.source)}"
+        + (f" ({escape(c.published)})" if c.published else "")
         for c in citations
     )
     fallback = f"{body}\n{fallback_sources}" if fallback_sources else body

@@ -263,7 +263,10 @@ def test_search_ranks_passages(make_service_client) -> None:
         "score",
         "start",
         "end",
+        "link",  # an extension of the SPEC's passage: the article's page with the passage marked
     }
+    hit = body["hits"][0]
+    assert hit["link"] == f"/documents/{hit['doc_id']}?hl={hit['start']}-{hit['end']}#hl-1"
 
 
 def test_search_source_filter(make_service_client) -> None:
@@ -420,6 +423,8 @@ def test_concurrent_requests_get_the_same_answers_as_serial_ones(fake_index_dir:
     for question, response in zip(questions, responses, strict=True):
         assert response.status_code == 200
         got, want = response.json(), expected[question]
+        for citation in got["citations"]:  # the API adds each citation's page link
+            assert citation.pop("link").startswith(f"/documents/{citation['doc_id']}?hl=")
         assert (got["answer"], got["citations"]) == (want["answer"], want["citations"])
 
 

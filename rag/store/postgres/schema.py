@@ -5,6 +5,7 @@
     rag_chunks     offsets, text, `embedding vector(dim)` (HNSW, inner product on unit vectors) and a
                    generated `tsv` column with a GIN index on that same column
     rag_sentences  offsets and vectors of each document's sentences, for the composer
+    rag_lexemes    how many chunks hold each lexeme: the lexical side's idf, recounted by each ingest
 
 Chunks and sentences carry the sha256 of their text: re-ingest reuses a vector by it.
 """
@@ -22,6 +23,7 @@ MIN_PGVECTOR = (0, 8)
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
 TEXT_CONFIG = "english"
+RECOUNT_LEXEMES = "INSERT INTO rag_lexemes SELECT word, ndoc FROM ts_stat('SELECT tsv FROM rag_chunks')"
 
 
 def create(conn: psycopg.Connection, dim: int) -> None:
@@ -66,12 +68,15 @@ def create(conn: psycopg.Connection, dim: int) -> None:
             " start_offset integer NOT NULL, end_offset integer NOT NULL, text_sha text NOT NULL,"
             f" embedding vector({int(dim)}) NOT NULL, PRIMARY KEY (doc_id, ord))"
         )
+        conn.execute("CREATE TABLE IF NOT EXISTS rag_lexemes (word text PRIMARY KEY, ndoc integer NOT NULL)")
         create_search_indexes(conn)
         conn.execute("CREATE INDEX IF NOT EXISTS rag_chunks_doc ON rag_chunks (doc_id, ord)")
         conn.execute("CREATE INDEX IF NOT EXISTS rag_chunks_published ON rag_chunks (published)")
         conn.execute("CREATE INDEX IF NOT EXISTS rag_chunks_source ON rag_chunks (source)")
         conn.execute("CREATE INDEX IF NOT EXISTS rag_chunks_sha ON rag_chunks (text_sha)")
         conn.execute("CREATE INDEX IF NOT EXISTS rag_sentences_sha ON rag_sentences (text_sha)")
+        # A database from before the lexeme counts existed gets them once.
+        conn.execute(RECOUNT_LEXEMES + " WHERE NOT EXISTS (SELECT 1 FROM rag_lexemes)")
     check(conn, dim)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,42 +17,40 @@ from rag.store.postgres.connect import describe, shared_pool
 from rag.store.postgres.schema import TEXT_CONFIG
 from rag.types import Candidate, Filters
 
-# A long question's every word in one tsquery overflows its stack and the keyword half silently
-# drops out (R2R #2293): the lexical side keeps this many distinct words, in question order.
-MAX_QUERY_TERMS = 32
+# The lexical side scores a chunk BM25-style: the sum over the question's terms of idf(term) x
+# ts_rank(chunk, term) (term frequency, damped by the chunk's length), with idf from each
+# lexeme's chunk count (`rag_lexemes`). Only the question's rarest terms take part: they carry
+# nearly all of the idf mass, a tsquery stays far below the size at which a long question
+# overflows its stack and silently loses its keyword half (R2R #2293), and fewer common words
+# means fewer matching rows to rank.
+MAX_QUERY_TERMS = 12
+# A chunk enters the lexical candidates by holding one of the question's rare terms (in at most
+# this share of chunks; all terms when none is rare): one holding only common words would rank
+# below them anyway, and ranking every chunk that says "recent" is most of the query's cost.
+RARE_SHARE = 0.05
 # HNSW candidate list: at least the rows asked for; the iterative scan goes on past it when a
 # filter rejects rows, up to hnsw.max_scan_tuples.
 MIN_EF_SEARCH = 64
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def lexical_query(text: str) -> str:
-    """`websearch_to_tsquery` input matching any of the question's words (it ANDs them by default)."""
-    seen: dict[str, None] = {}
-    for word in _WORD.findall(text.lower()):
-        seen.setdefault(word, None)
-        if len(seen) == MAX_QUERY_TERMS:
-            break
-    return " or ".join(seen)
-
-
-def filter_clause(filters: Filters | None) -> tuple[sql.Composable, dict[str, Any]]:
+def filter_clause(filters: Filters | None, alias: str = "") -> tuple[sql.Composable, dict[str, Any]]:
     if filters is None or filters.is_empty():
         return sql.SQL("true"), {}
+    column = (lambda name: sql.SQL(f"{alias}.{name}")) if alias else (lambda name: sql.SQL(name))
     parts: list[sql.Composable] = []
     params: dict[str, Any] = {}
     if filters.doc_ids:
-        parts.append(sql.SQL("doc_id = ANY(%(doc_ids)s)"))
+        parts.append(sql.SQL("{} = ANY(%(doc_ids)s)").format(column("doc_id")))
         params["doc_ids"] = list(filters.doc_ids)
     if filters.sources:
-        parts.append(sql.SQL("source = ANY(%(sources)s)"))
+        parts.append(sql.SQL("{} = ANY(%(sources)s)").format(column("source")))
         params["sources"] = list(filters.sources)
     # An undated chunk fails any date bound (NULL comparisons are never true), as in the file store.
     if filters.published_from:
-        parts.append(sql.SQL("published >= %(published_from)s::date"))
+        parts.append(sql.SQL("{} >= %(published_from)s::date").format(column("published")))
         params["published_from"] = filters.published_from
     if filters.published_to:
-        parts.append(sql.SQL("published <= %(published_to)s::date"))
+        parts.append(sql.SQL("{} <= %(published_to)s::date").format(column("published")))
         params["published_to"] = filters.published_to
     return sql.SQL(" AND ").join(parts), params
 
@@ -64,10 +61,20 @@ WITH dense AS MATERIALIZED (
     WHERE {where} ORDER BY embedding <#> %(vector)s LIMIT %(k)s
 ), dense_ranked AS (
     SELECT chunk_id, -distance AS cosine, row_number() OVER (ORDER BY distance, chunk_id) AS rank FROM dense
+), terms AS MATERIALIZED (
+    SELECT quote_literal(l.word)::tsquery AS query, l.ndoc <= %(size)s * %(rare_share)s AS rare,
+           ln((%(size)s - l.ndoc + 0.5) / (l.ndoc + 0.5) + 1) AS idf
+    FROM (SELECT DISTINCT unnest(tsvector_to_array(to_tsvector({config}, %(text)s))) AS word) AS w
+    JOIN rag_lexemes l USING (word) ORDER BY idf DESC, l.word LIMIT %(terms)s
+), matching AS (
+    SELECT string_agg(t.query::text, ' | ')::tsquery AS query FROM terms t
+    WHERE t.rare OR NOT EXISTS (SELECT 1 FROM terms WHERE rare)
 ), lexical AS (
-    SELECT chunk_id, row_number() OVER (ORDER BY ts_rank_cd(tsv, query, 1) DESC, chunk_id) AS rank
-    FROM rag_chunks, websearch_to_tsquery({config}, %(text)s) AS query
-    WHERE tsv @@ query AND {where} ORDER BY rank LIMIT %(k)s
+    SELECT chunk_id, row_number() OVER (ORDER BY score DESC, chunk_id) AS rank FROM (
+        SELECT c.chunk_id, (SELECT sum(t.idf * ts_rank(c.tsv, t.query, 1)) FROM terms t) AS score
+        FROM rag_chunks c
+        WHERE c.tsv @@ (SELECT query FROM matching) AND {where_c}
+    ) AS scored ORDER BY score DESC, chunk_id LIMIT %(k)s
 )
 SELECT c.chunk_id,
        coalesce(%(dense_weight)s / (%(rrf_k)s + d.rank), 0)
@@ -119,9 +126,11 @@ class PostgresStore:
         if k <= 0 or not self.rows:
             return []
         where, params = filter_clause(filters)
-        statement = sql.SQL(_QUERY).format(where=where, config=sql.Literal(TEXT_CONFIG))
+        where_c, _ = filter_clause(filters, alias="c")
+        statement = sql.SQL(_QUERY).format(where=where, where_c=where_c, config=sql.Literal(TEXT_CONFIG))
         params |= {
-            "vector": np.asarray(vector, dtype=np.float32), "k": int(k), "text": lexical_query(query),
+            "vector": np.asarray(vector, dtype=np.float32), "k": int(k), "text": query,
+            "size": len(self.rows), "terms": MAX_QUERY_TERMS, "rare_share": RARE_SHARE,
             "dense_weight": float(self.weights[0]), "lexical_weight": float(self.weights[1]), "rrf_k": int(self.rrf_k),
         }
         try:

@@ -133,6 +133,8 @@ class PostgresWriter:
             self._copy_sentences(sentences, sentence_vectors, sentence_keys)
             if bulk:
                 schema.create_search_indexes(conn)
+            conn.execute("DELETE FROM rag_lexemes")
+            conn.execute(schema.RECOUNT_LEXEMES)
             conn.execute(
                 "INSERT INTO rag_manifest (id, index_version, manifest, answer_settings) VALUES (true, %s, %s, %s)"
                 " ON CONFLICT (id) DO UPDATE SET index_version = EXCLUDED.index_version,"
