@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from rag.settings import Settings
-from service import api, ops, page, slack
+from service import api, feedback, ops, page, slack
 from service.auth import ApiKeyChecker, ApiKeyMiddleware
 from service.errors import install_error_handlers
 from service.metrics import ServiceMetrics
@@ -92,6 +92,7 @@ def create_app(
     app.state.slack = bot
     install_error_handlers(app)
     app.include_router(api.router)
+    app.include_router(feedback.router)
     app.include_router(ops.router)
     app.include_router(slack.router)
     app.include_router(page.router)

@@ -82,6 +82,10 @@ class ServiceMetrics:
             ["kind", "outcome"],
             registry=r,
         )
+        self.feedback = Counter(
+            "rag_feedback", "Feedback on answers, by rating (up, down) and channel (page, slack, api)",
+            ["rating", "channel"], registry=r,
+        )
         self._stages: set[tuple[str, str]] = set()
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:

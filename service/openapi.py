@@ -58,10 +58,23 @@ SEARCH_RESPONSES: Responses = {
 }
 DOCUMENTS_RESPONSES: Responses = {**UNAUTHORIZED, **INVALID, **NOT_READY, **INTERNAL}
 DOCUMENT_RESPONSES: Responses = {
+    200: {
+        "description": "JSON for API clients; an HTML page with the `hl` spans marked for `Accept: text/html`",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    },
+    400: _error("An `hl` range that is not START-END inside the document's text"),
     **UNAUTHORIZED,
     404: _error("No document with this id in the index"),
     **INVALID,
     **NOT_READY,
+    **INTERNAL,
+}
+
+FEEDBACK_RESPONSES: Responses = {
+    **JSON_BODY,
+    **UNAUTHORIZED,
+    **INVALID,
+    503: _error("The feedback database cannot be written right now (nothing was stored; retry)"),
     **INTERNAL,
 }
 

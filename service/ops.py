@@ -26,7 +26,10 @@ async def healthz() -> dict[str, str]:
 )
 async def readyz(state: StateDep) -> JSONResponse:
     engine = state.require_engine()  # 503 not_ready / index_missing / index_corrupt until loaded
-    return JSONResponse({"status": "ready", "index_version": engine.index_version, "documents": state.document_count})
+    return JSONResponse({
+        "status": "ready", "index_version": engine.index_version, "documents": state.document_count,
+        "swapping": state.swapping,
+    })
 
 
 @router.get(

@@ -176,6 +176,7 @@ class Ready(BaseModel):
     status: Literal["ready"]
     index_version: str
     documents: int
+    swapping: bool = Field(default=False, description="A new index version is being loaded beside this one")
 
 
 class ErrorDetail(BaseModel):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
@@ -22,6 +23,7 @@ from typing import Protocol, TypeVar
 from anyio import CapacityLimiter, to_thread
 
 from rag.errors import IndexError_, RagError
+from rag.feedback import Feedback, FeedbackStore, open_feedback
 from rag.settings import Settings
 from rag.store.current import committed_version
 from rag.types import Answer, Document, Filters, SearchResult
@@ -70,6 +72,7 @@ class ServiceState:
         self.document_count = 0
         self.load_error: RagError | None = None
         self.loading = False
+        self.swapping = False  # a new index version is being opened beside the one serving
         # What CURRENT said when the serving engine was opened, and a generation that failed to load
         # (not retried until CURRENT changes again).
         self.loaded_pointer: str | None = None
@@ -78,6 +81,21 @@ class ServiceState:
         # event loop (which must keep accepting requests and answering probes) loses that fight.
         # Waiting requests hold no thread, just a place in the limiter's queue.
         self._engine_calls = CapacityLimiter(settings.engine_threads)
+        self._feedback: FeedbackStore | None = None  # opened on first use
+        self._feedback_lock = threading.Lock()
+
+    async def record_feedback(self, entry: Feedback) -> int:
+        """Store one feedback entry (in a worker thread: SQLite and PostgreSQL calls block)."""
+        return await to_thread.run_sync(self._feedback_store().add, entry)
+
+    async def amend_feedback(self, entry_id: int, comment: str | None, right_answer: str | None) -> None:
+        await to_thread.run_sync(self._feedback_store().amend, entry_id, comment, right_answer)
+
+    def _feedback_store(self) -> FeedbackStore:
+        with self._feedback_lock:
+            if self._feedback is None:
+                self._feedback = open_feedback(self.settings)
+            return self._feedback
 
     async def run_engine(self, call: Callable[[], T]) -> T:
         """Run a blocking engine call in a worker thread, at most `engine_threads` at once."""
@@ -131,6 +149,7 @@ class ServiceState:
 
     async def reload(self, pointer: str) -> None:
         started = time.perf_counter()
+        self.swapping = True  # /readyz says so: the page tells its users a new version is coming
         try:
             engine, count = await self._open()
         except Exception as exc:  # keep serving the old generation; say why, once
@@ -139,6 +158,8 @@ class ServiceState:
             log.error("new index generation not loaded; still serving the old one: %s", message,
                       extra={"generation": pointer})
             return
+        finally:
+            self.swapping = False
         old = self.engine.index_version if self.engine is not None else None
         self.engine, self.loaded_pointer, self.document_count = engine, pointer, count
         self.metrics.index_documents.set(count)

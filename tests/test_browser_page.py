@@ -83,8 +83,14 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture(scope="module")
-def live_url(fake_engine, fake_index_dir: Path) -> Iterator[str]:
-    app = create_app(Settings(index_dir=fake_index_dir), lambda _s: fake_engine, wait_for_engine=True)
+def feedback_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("page-feedback") / "feedback.sqlite3"
+
+
+@pytest.fixture(scope="module")
+def live_url(fake_engine, fake_index_dir: Path, feedback_db: Path) -> Iterator[str]:
+    settings = Settings(index_dir=fake_index_dir, feedback_db=feedback_db)
+    app = create_app(settings, lambda _s: fake_engine, wait_for_engine=True)
     with LiveServer(app) as server:
         yield server.url
 
@@ -124,7 +130,9 @@ def test_typed_question_gets_a_cited_answer_and_markers_jump_to_sources(page, li
     assert markers.count() >= 1 and sources.count() == markers.count()
     first = sources.nth(0)
     assert "Peppa Pig" in first.locator(".title").text_content()
-    assert first.locator("a.title").get_attribute("href") == "https://focus.cbbc.org/fake-peppa-pig-raid/"
+    # The title opens the article on this service with the quote marked; the original is beside it.
+    assert "/documents/" in first.locator("a.title").get_attribute("href")
+    assert first.locator("a.original").get_attribute("href") == "https://focus.cbbc.org/fake-peppa-pig-raid/"
     assert "2017-12-22" in first.locator(".source-meta").text_content()
     assert first.locator("blockquote").text_content().strip()
 
@@ -215,9 +223,109 @@ def test_document_text_is_shown_as_text_and_never_runs(page, hostile_url: str) -
     source = page.locator("#source-1")
     assert '<img src=x onerror="window.__pwned=1">' in source.locator(".title").text_content()
     assert "<b>bold</b>" in source.locator("blockquote").text_content()
-    # A javascript: URL never becomes a link.
-    assert source.locator("a.title").count() == 0
-    source.locator(".title").click()
+    # A javascript: URL never becomes a link; the title links to this service's page of the article.
+    assert page.locator("#result a[href^='javascript']").count() == 0
+    assert source.locator("a.original").count() == 0
+    assert source.locator("a.title").get_attribute("href").startswith(hostile_url + "/documents/evil?hl=")
+    source.locator("blockquote").click()
     page.locator("#answer-text a.cite").click()
     assert "highlight" in source.get_attribute("class")
     assert page.evaluate("window.__pwned") is None
+
+
+# -- issue 17: the source in context, filters in the URL, feedback, keyboard, states -------------
+
+
+def test_a_citation_opens_the_article_with_the_quote_marked_and_in_view(page, live_url: str) -> None:
+    page.goto(live_url + "/")
+    page.fill("#question", PEPPA)
+    page.press("#question", "Enter")
+    page.wait_for_selector("#sources li")
+    quote = page.locator("#source-1 blockquote").text_content()
+    page.locator("#source-1 a.in-context").click()
+    page.wait_for_selector("mark#hl-1")
+    assert "/documents/" in page.url and page.url.endswith("#hl-1")
+    assert page.locator("mark#hl-1").text_content() == quote  # the highlight lands on the quoted words
+    expect(page.locator("mark#hl-1")).to_be_in_viewport()
+    assert "Peppa Pig" in page.locator("h1").text_content()
+    assert "2017-12-22" in page.locator(".meta").first.text_content()
+    assert page.locator("a", has_text="original article").get_attribute("href").startswith("https://focus.cbbc.org/")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert page.errors == []
+
+
+def test_filters_live_in_the_url_and_the_answer_states_its_date(page, live_url: str) -> None:
+    shared = live_url + "/?q=" + PEPPA.replace(" ", "+") + "&from=2017-01-01&to=2017-12-31"
+    page.goto(shared)  # a shared link: filled in and asked at once
+    page.wait_for_selector("#answer-text a.cite")
+    assert page.input_value("#from") == "2017-01-01" and page.input_value("#to") == "2017-12-31"
+    assert page.locator("#filters-box").get_attribute("open") is not None
+    assert "As of 2017-12-22" in page.text_content("#context")
+    assert "2017-01-01 to 2017-12-31" in page.text_content("#context")
+    for date in page.locator("#sources .source-meta").all_text_contents():
+        assert date.startswith("2017-")
+    # A period with no article: the answer says so, and the URL keeps the new filter.
+    page.fill("#from", "1990-01-01")
+    page.fill("#to", "1990-12-31")
+    page.click("#ask-button")
+    expect(page.locator("#notice")).to_contain_text("No answer")
+    assert "from=1990-01-01" in page.url and "to=1990-12-31" in page.url
+
+
+def test_thumbs_down_with_the_right_answer_is_stored(page, live_url: str, feedback_db: Path) -> None:
+    from rag.feedback import SQLiteFeedback
+
+    before = len(SQLiteFeedback(feedback_db).entries())
+    page.goto(live_url + "/")
+    page.fill("#question", PEPPA)
+    page.press("#question", "Enter")
+    page.wait_for_selector("#answer-text a.cite")
+    answer = page.text_content("#answer-text")
+    page.click("#rate-down")
+    expect(page.locator("#feedback-form")).to_be_visible()
+    page.fill("#feedback-comment", "It left out the value of the goods.")
+    page.fill("#feedback-right", "over £4 million")
+    page.click("#feedback-send")
+    expect(page.locator("#feedback-status")).to_contain_text("recorded as feedback #")
+    entries = SQLiteFeedback(feedback_db).entries()
+    assert len(entries) == before + 1
+    entry = entries[-1]
+    assert (entry.rating, entry.channel, entry.question) == ("down", "page", PEPPA)
+    assert entry.answer == answer and entry.right_answer == "over £4 million"
+    assert entry.comment == "It left out the value of the goods." and entry.citations
+    assert page.errors == []
+
+
+def test_the_page_works_with_the_keyboard_alone(page, live_url: str, feedback_db: Path) -> None:
+    from rag.feedback import SQLiteFeedback
+
+    before = len(SQLiteFeedback(feedback_db).entries())
+    page.goto(live_url + "/")
+    page.keyboard.press("Tab")  # the first stop is the question
+    assert page.evaluate("document.activeElement.id") == "question"
+    page.keyboard.type(PEPPA)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#answer-text a.cite")
+    page.focus("#answer-text a.cite")
+    page.keyboard.press("Enter")  # a marker, by keyboard: its source is highlighted and focused
+    expect(page.locator("#source-1")).to_have_class("highlight")
+    page.focus("#rate-up")
+    page.keyboard.press("Enter")
+    expect(page.locator("#feedback-status")).to_contain_text("recorded")
+    assert SQLiteFeedback(feedback_db).entries()[-1].rating == "up"
+    assert len(SQLiteFeedback(feedback_db).entries()) == before + 1
+
+
+def test_the_page_says_when_the_archive_is_loading(page, fake_engine, fake_index_dir: Path, tmp_path: Path) -> None:
+    release = threading.Event()
+
+    def slow_factory(_settings):
+        release.wait(30)
+        return fake_engine
+
+    app = create_app(Settings(index_dir=fake_index_dir, feedback_db=tmp_path / "f.sqlite3"), slow_factory)
+    with LiveServer(app) as server:
+        page.goto(server.url + "/")
+        expect(page.locator("#banner")).to_contain_text("loading the news archive")
+        release.set()
+        expect(page.locator("#banner")).to_be_hidden()

@@ -348,6 +348,7 @@ def test_readyz_is_503_until_the_engine_has_loaded(fake_engine: RagEngine, fake_
             "status": "ready",
             "index_version": fake_engine.index_version,
             "documents": len(fake_engine.documents()),
+            "swapping": False,
         }
         for _ in range(5):
             assert client.post("/ask", json={"question": PEPPA}).status_code == 200
