@@ -28,7 +28,7 @@ app = typer.Typer(
 
 def _register() -> None:
     # Imported here so `rag --help` stays fast and each command module stays independent.
-    from cli import bench, evaluate, ingest, query, serve
+    from cli import bench, evaluate, feedback, ingest, query, serve
 
     app.command("ingest")(ingest.ingest_command)
     app.command("ask")(query.ask_command)
@@ -36,6 +36,7 @@ def _register() -> None:
     app.command("serve")(serve.serve_command)
     app.command("eval")(evaluate.eval_command)
     app.command("bench")(bench.bench_command)
+    app.add_typer(feedback.app, name="feedback")
 
 
 def main(argv: list[str] | None = None) -> int:
