@@ -9,16 +9,14 @@ and PostgreSQL (a table in the store's database, when `RAG_STORE` is set).
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from rag.errors import BadInputError, StoreUnavailableError
+from rag.errors import BadInputError
+from rag.local_db import SQLiteFile
 from rag.settings import Settings
 
 RATINGS = ("up", "down")
@@ -81,34 +79,16 @@ class SQLiteFeedback:
     """One file; every write is its own committed transaction (durable once `add` returns)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._lock = threading.Lock()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as conn:
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS feedback (id INTEGER PRIMARY KEY AUTOINCREMENT, rating TEXT NOT NULL,"
-                    " question TEXT NOT NULL, answer TEXT NOT NULL, mode TEXT NOT NULL, index_version TEXT NOT NULL,"
-                    " citations TEXT NOT NULL, comment TEXT, right_answer TEXT, channel TEXT NOT NULL,"
-                    " created_at REAL NOT NULL)"
-                )
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreUnavailableError(f"feedback database {self.path}: {exc}") from None
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            conn = sqlite3.connect(self.path, timeout=10)
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=FULL")
-                with conn:
-                    yield conn
-            finally:
-                conn.close()
+        self.file = SQLiteFile(
+            path,
+            "CREATE TABLE IF NOT EXISTS feedback (id INTEGER PRIMARY KEY AUTOINCREMENT, rating TEXT NOT NULL,"
+            " question TEXT NOT NULL, answer TEXT NOT NULL, mode TEXT NOT NULL, index_version TEXT NOT NULL,"
+            " citations TEXT NOT NULL, comment TEXT, right_answer TEXT, channel TEXT NOT NULL,"
+            " created_at REAL NOT NULL)",
+        )
 
     def add(self, entry: Feedback) -> int:
-        with self._connect() as conn:
+        with self.file.connect() as conn:
             cursor = conn.execute(
                 f"INSERT INTO feedback ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
                 _row(entry),
@@ -117,7 +97,7 @@ class SQLiteFeedback:
 
     def amend(self, entry_id: int, comment: str | None, right_answer: str | None) -> None:
         _check_texts(comment, right_answer)
-        with self._connect() as conn:
+        with self.file.connect() as conn:
             found = conn.execute(
                 "UPDATE feedback SET comment = coalesce(?, comment), right_answer = coalesce(?, right_answer)"
                 " WHERE id = ?", (comment, right_answer, entry_id),
@@ -126,7 +106,7 @@ class SQLiteFeedback:
             raise FeedbackError(f"no feedback entry {entry_id}")
 
     def entries(self) -> list[Feedback]:
-        with self._connect() as conn:
+        with self.file.connect() as conn:
             rows = conn.execute(f"SELECT id, {', '.join(_COLUMNS)} FROM feedback ORDER BY id").fetchall()
         return [_entry(row) for row in rows]
 
@@ -178,10 +158,10 @@ class PostgresFeedback:
 
 
 def open_feedback(settings: Settings) -> FeedbackStore:
-    """PostgreSQL when the index is there; else SQLite at RAG_FEEDBACK_DB (default <index>/feedback.sqlite3)."""
+    """PostgreSQL when the index is there; else SQLite at RAG_SERVICE_DB (default <index>/service.sqlite3)."""
     if settings.store:
         return PostgresFeedback(settings.store)
-    return SQLiteFeedback(settings.feedback_db or settings.index_dir / "feedback.sqlite3")
+    return SQLiteFeedback(settings.service_db or settings.index_dir / "service.sqlite3")
 
 
 def _check_texts(*texts: str | None) -> None:

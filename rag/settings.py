@@ -57,9 +57,11 @@ class Settings:
     # Where users reach this service (e.g. https://ask.example.org): citations' links, in the API
     # and in Slack, become absolute; unset, the API gives paths and Slack links to the article's URL.
     public_url: str | None = None
-    # Feedback (👍/👎) is kept here; default <index_dir>/feedback.sqlite3, or the PostgreSQL store's
-    # database when RAG_STORE is set.
-    feedback_db: Path | None = None
+    # Feedback (👍/👎) and Slack thread context are kept here (SQLite); default <index_dir>/service.sqlite3,
+    # or the PostgreSQL store's database when RAG_STORE is set.
+    service_db: Path | None = None
+    # How long a Slack thread's earlier question stays context for follow-ups in it.
+    slack_thread_ttl_s: float = 7 * 24 * 3600
     slack_signing_secret: str | None = field(default=None, repr=False)
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_api_url: str = "https://slack.com/api/"

@@ -27,20 +27,23 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from slack_sdk import WebClient
 from slack_sdk.signature import Clock, SignatureVerifier
 from starlette.concurrency import run_in_threadpool
 
 from rag.errors import RagError
+from rag.feedback import MAX_ANSWER_CHARS, MAX_TEXT_CHARS, Feedback
 from rag.settings import Settings
+from rag.threads import ThreadMemory, open_threads, with_context
 from rag.types import Answer
 from service import openapi as docs
 from service.errors import ServiceError
 from service.metrics import ServiceMetrics
 from service.schemas import SlackEventAck, SlackMessage
-from service.slack_format import answer_message, escape, notice_message
+from service.slack_format import FEEDBACK_ACTIONS, answer_message, escape, notice_message
 from service.state import ServiceState
 
 log = logging.getLogger("rag.slack")
@@ -143,6 +146,7 @@ class SlackBot:
         # Slash commands seen within the signature window: a replayed signed request is answered once.
         self.recent_commands = RecentIds(ttl_s=600.0)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._thread_memory: ThreadMemory | None = None  # opened on first use
         if web_client is None and settings.slack_bot_token:
             base_url = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
             web_client = WebClient(token=settings.slack_bot_token, base_url=base_url, timeout=10)
@@ -211,23 +215,93 @@ class SlackBot:
         if isinstance(event_id, str) and self.recent_events.check_and_add(event_id):
             self.metrics.slack.labels("event", "duplicate").inc()
             return {"ok": True}
-        if event.get("type") != "app_mention" or event.get("bot_id") or event.get("subtype"):
+        kind = event.get("type")
+        if kind not in ("app_mention", "message") or event.get("bot_id") or event.get("subtype"):
             # Bot messages (our own replies included) and edits/deletions are never answered.
             self.metrics.slack.labels("event", "ignored").inc()
             return {"ok": True}
         channel, ts = event.get("channel"), event.get("ts")
         if not isinstance(channel, str) or not isinstance(ts, str):
-            raise ServiceError(400, "bad_slack_payload", "app_mention without channel or ts.")
-        thread_ts = event.get("thread_ts") if isinstance(event.get("thread_ts"), str) else ts
+            raise ServiceError(400, "bad_slack_payload", "An event without channel or ts.")
+        in_thread = isinstance(event.get("thread_ts"), str)
+        thread_ts = event["thread_ts"] if in_thread else ts
         text = event.get("text") if isinstance(event.get("text"), str) else ""
+        thread = _thread_key(payload, channel, thread_ts)
+        # A plain message is answered only in a thread we answered in; one that mentions us also
+        # arrives as an app_mention, which answers it.
+        if kind == "message" and (not in_thread or _MENTION.search(text) or await self._recall(thread) is None):
+            self.metrics.slack.labels("event", "ignored").inc()
+            return {"ok": True}
         question = _MENTION.sub(" ", text).strip()
-        self._spawn(self._answer_in_thread(channel, thread_ts, question))
+        self._spawn(self._answer_in_thread(channel, thread_ts, question, thread if in_thread else None, thread))
         self.metrics.slack.labels("event", "accepted").inc()
         return {"ok": True}
 
+    async def action(self, payload: Mapping[str, Any]) -> dict[str, Any] | None:
+        """A 👍/👎 button on an answer, or the 👎 details form: stored as feedback."""
+        kind = payload.get("type")
+        if kind == "block_actions":
+            return await self._feedback_click(payload)
+        if kind == "view_submission" and _get(payload, "view", "callback_id") == FEEDBACK_VIEW:
+            return await self._feedback_details(payload)
+        self.metrics.slack.labels("action", "ignored").inc()
+        return None
+
+    async def _feedback_click(self, payload: Mapping[str, Any]) -> None:
+        actions = payload.get("actions")
+        action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
+        if action.get("action_id") not in FEEDBACK_ACTIONS:
+            self.metrics.slack.labels("action", "ignored").inc()
+            return None
+        try:
+            value = json.loads(action.get("value") or "")
+            answer_text = _get(payload, "message", "text")
+            entry = Feedback(
+                rating="up" if action["action_id"] == "feedback_up" else "down",
+                question=str(value["q"]), answer=str(answer_text or "")[:MAX_ANSWER_CHARS], mode=str(value["m"]),
+                index_version=str(value["v"]), citations=tuple({"doc_id": str(d)} for d in value.get("d", [])[:5]),
+                channel="slack",
+            )
+        except (ValueError, KeyError, TypeError, AttributeError, RagError) as exc:
+            raise ServiceError(400, "bad_slack_payload", "A feedback button without the answer it rates.") from exc
+        entry_id = await self.state.record_feedback(entry)
+        self.metrics.feedback.labels(entry.rating, "slack").inc()
+        self.metrics.slack.labels("action", entry.rating).inc()
+        trigger = payload.get("trigger_id")
+        if entry.rating == "down" and self.web is not None and isinstance(trigger, str):
+            # Within Slack's 3 s for a trigger: ask what was wrong (optional; the 👎 is stored already).
+            self._spawn(self._open_details_form(trigger, entry_id))
+        response_url = payload.get("response_url")
+        if allowed_response_url(response_url):
+            thanks = notice_message(f"Thank you: your {'👍' if entry.rating == 'up' else '👎'} is recorded.")
+            self._spawn(self._post_response_url(str(response_url), {**_ephemeral(thanks), "replace_original": False}))
+        return None
+
+    async def _feedback_details(self, payload: Mapping[str, Any]) -> None:
+        try:
+            entry_id = int(_get(payload, "view", "private_metadata"))
+            values = _get(payload, "view", "state", "values") or {}
+            comment = _get(values, "comment", "text", "value")
+            right = _get(values, "right_answer", "text", "value")
+            await self.state.amend_feedback(entry_id, comment or None, right or None)
+        except (ValueError, TypeError) as exc:
+            raise ServiceError(400, "bad_slack_payload", "A feedback form without its entry.") from exc
+        except RagError as exc:
+            raise ServiceError(400, "bad_slack_payload", exc.message) from exc
+        self.metrics.slack.labels("action", "details").inc()
+        return None
+
+    async def _open_details_form(self, trigger_id: str, entry_id: int) -> None:
+        web = self.web
+        assert web is not None
+        try:
+            await run_in_threadpool(partial(web.views_open, trigger_id=trigger_id, view=details_view(entry_id)))
+        except Exception as exc:  # the 👎 itself is stored; the details are optional
+            log.warning("views.open failed: %s", type(exc).__name__)
+
     # -- background work ------------------------------------------------------------------
 
-    async def _compose(self, question: str) -> Message:
+    async def _compose(self, question: str, context: str | None = None) -> Message:
         """The answer as a Slack message; failures become a message too (never an exception)."""
         engine = self.state.engine
         if engine is None:
@@ -240,7 +314,7 @@ class SlackBot:
             log.exception("slack answer failed")
             return notice_message("Sorry, something went wrong on my side; please try again later.")
         self.metrics.observe_answer(answer)
-        return answer_message(answer, self.settings.public_url)
+        return answer_message(answer, self.settings.public_url, context=context)
 
     async def _deliver_later(self, task: asyncio.Future[Message], deliver: Deliver) -> None:
         message = await task
@@ -295,9 +369,35 @@ class SlackBot:
             return
         self.metrics.slack.labels("delivery", "delivered").inc()
 
-    async def _answer_in_thread(self, channel: str, thread_ts: str, question: str) -> None:
-        message = notice_message(HELP.replace("/ask", "@me")) if not question else await self._compose(question)
+    async def _answer_in_thread(
+        self, channel: str, thread_ts: str, question: str, asked_in: str | None, thread: str
+    ) -> None:
+        """Answer in the thread; `asked_in`: the thread the question was asked in (None at the top
+        level), whose earlier question is context for this one. The question answered is
+        remembered as the thread's context for the next."""
+        if not question:
+            await self._post_message(channel, thread_ts, notice_message(HELP.replace("/ask", "@me")))
+            return
+        earlier = await self._recall(asked_in) if asked_in else None
+        effective = with_context(question, earlier) if earlier else question
+        message = await self._compose(effective, context=earlier if effective != question else None)
         await self._post_message(channel, thread_ts, message)
+        try:
+            await to_thread.run_sync(self._threads().remember, thread, effective)
+        except RagError as exc:
+            log.warning("thread context not stored: %s", exc.message)
+
+    async def _recall(self, thread: str) -> str | None:
+        try:
+            return await to_thread.run_sync(self._threads().recall, thread)
+        except RagError as exc:
+            log.warning("thread context not read: %s", exc.message)
+            return None
+
+    def _threads(self) -> ThreadMemory:
+        if self._thread_memory is None:
+            self._thread_memory = open_threads(self.settings)
+        return self._thread_memory
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         self._track(asyncio.ensure_future(coro))
@@ -318,6 +418,40 @@ class SlackBot:
 
 def _ephemeral(message: Message) -> Message:
     return {"response_type": "ephemeral", **message}
+
+
+def _thread_key(payload: Mapping[str, Any], channel: str, thread_ts: str) -> str:
+    team = payload.get("team_id")
+    return f"{team if isinstance(team, str) else ''}:{channel}:{thread_ts}"
+
+
+def _get(data: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(data, Mapping):
+            return None
+        data = data.get(key)
+    return data
+
+
+FEEDBACK_VIEW = "feedback_details"
+
+
+def details_view(entry_id: int) -> dict[str, Any]:
+    """The form a 👎 opens: what was wrong, and the right answer (both optional)."""
+    def field(block_id: str, label: str, multiline: bool) -> dict[str, Any]:
+        return {
+            "type": "input", "block_id": block_id, "optional": True,
+            "label": {"type": "plain_text", "text": label},
+            "element": {"type": "plain_text_input", "action_id": "text", "multiline": multiline,
+                        "max_length": MAX_TEXT_CHARS},
+        }
+
+    return {
+        "type": "modal", "callback_id": FEEDBACK_VIEW, "private_metadata": str(entry_id),
+        "title": {"type": "plain_text", "text": "What was wrong?"},
+        "submit": {"type": "plain_text", "text": "Send"},
+        "blocks": [field("comment", "What was wrong", True), field("right_answer", "The right answer", False)],
+    }
 
 
 # -- routes -------------------------------------------------------------------------------
@@ -422,3 +556,34 @@ async def events(request: Request, bot: BotDep) -> JSONResponse:
     if not isinstance(payload, dict):
         raise ServiceError(400, "bad_slack_payload", "The body is not a JSON object.")
     return JSONResponse(await bot.event(payload))
+
+
+@router.post(
+    "/actions",
+    responses=docs.SLACK,
+    summary="Slack interactivity: the 👍/👎 buttons on answers and the 👎 details form",
+    openapi_extra={
+        "parameters": _SIGNATURE_HEADERS,
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {"type": "object", "properties": {"payload": {"type": "string"}}}
+                }
+            },
+        },
+    },
+)
+async def actions(request: Request, bot: BotDep) -> Response:
+    body = await request.body()
+    bot.verify(request, body)
+    try:
+        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
+        payload = json.loads(parsed["payload"][0])
+    except (ValueError, KeyError, IndexError, RecursionError) as exc:
+        raise ServiceError(400, "bad_slack_payload", "The body is not an interaction payload.") from exc
+    if not isinstance(payload, dict):
+        raise ServiceError(400, "bad_slack_payload", "The payload is not a JSON object.")
+    reply = await bot.action(payload)
+    # Slack wants an empty 200 (a view_submission closes its form on it).
+    return JSONResponse(reply) if reply else Response(status_code=200)

@@ -8,6 +8,7 @@ Slack's rules this follows:
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -83,9 +84,38 @@ def _source_line(citation: Citation, public_url: str | None) -> str:
     return f"*[{citation.n}]* {title}{date}\n>{quote}"
 
 
-def answer_message(answer: Answer, public_url: str | None = None) -> dict[str, Any]:
+FEEDBACK_ACTIONS = ("feedback_up", "feedback_down")
+MAX_BUTTON_VALUE_QUESTION = 1000  # a button's value is at most 2000 characters, JSON-escaped
+
+
+def feedback_value(answer: Answer) -> str:
+    """What a feedback button carries back to us: the question, index version and mode."""
+    return json.dumps(
+        {"q": answer.question[:MAX_BUTTON_VALUE_QUESTION], "v": answer.index_version[:100], "m": answer.mode[:40],
+         "d": [c.doc_id[:100] for c in answer.citations[:5]]},
+        ensure_ascii=True,
+    )
+
+
+def _feedback_block(answer: Answer) -> dict[str, Any]:
+    value = feedback_value(answer)
+    return {
+        "type": "actions",
+        "block_id": "feedback",
+        "elements": [
+            {"type": "button", "action_id": action, "value": value,
+             "text": {"type": "plain_text", "text": label, "emoji": True}}
+            for action, label in zip(FEEDBACK_ACTIONS, ("👍 Right", "👎 Wrong"), strict=True)
+        ],
+    }
+
+
+def answer_message(
+    answer: Answer, public_url: str | None = None, context: str | None = None, feedback: bool = True
+) -> dict[str, Any]:
     """`{"text": fallback, "blocks": [...]}` for an answer (abstained or not); `public_url`: see
-    `citation_url`."""
+    `citation_url`; `context`: the earlier question of the thread this one was read with;
+    `feedback`: end with 👍/👎 buttons."""
     if answer.abstained:
         head = f":grey_question: *No answer:* {escape(explain_reason(answer.reason))}."
         body = f"{head}\n{escape(answer.answer)}" if answer.answer else head
@@ -94,9 +124,13 @@ def answer_message(answer: Answer, public_url: str | None = None) -> dict[str, A
         body = escape(answer.answer)
         heading = "*Sources*"
     blocks = [_section(body)]
+    if context:
+        note = f"_Following up on “{escape(truncate(_SPACES.sub(' ', context), 300))}” in this thread._"
+        blocks.insert(0, _section(note))
+        body = f"{note}\n{body}"
     citations: Sequence[Citation] = answer.citations
     if citations:
-        room = MAX_BLOCKS - 2  # the answer and the heading
+        room = MAX_BLOCKS - len(blocks) - 1 - int(feedback)  # the heading, the buttons
         blocks.append(_section(heading))
         blocks.extend(_section(_source_line(c, public_url)) for c in citations[:room])
     fallback_sources = "\n".join(
@@ -104,6 +138,8 @@ def answer_message(answer: Answer, public_url: str | None = None) -> dict[str, A
         + (f" ({escape(c.published)})" if c.published else "")
         for c in citations
     )
+    if feedback:
+        blocks.append(_feedback_block(answer))
     fallback = f"{body}\n{fallback_sources}" if fallback_sources else body
     return {"text": truncate(fallback, MAX_FALLBACK_CHARS), "blocks": blocks}
 

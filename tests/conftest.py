@@ -134,7 +134,7 @@ def stub_engine_cls() -> type[StubEngine]:
 
 
 @pytest.fixture()
-def make_service_client(fake_engine: RagEngine, fake_index_dir: Path):
+def make_service_client(fake_engine: RagEngine, fake_index_dir: Path, tmp_path: Path):
     """`make(engine=None, slack_transport=None, started=True, **settings)` → a TestClient over
     `service.create_app` (default engine: the session's fake-embedder index of seeds/)."""
     import contextlib
@@ -149,7 +149,9 @@ def make_service_client(fake_engine: RagEngine, fake_index_dir: Path):
     def make(engine=None, slack_transport=None, raise_server_exceptions=True, started=True, **changes):
         # started=False: the test enters the client itself (`with make(...) as client:`), so that
         # leaving the block shuts the app down and every background task has finished.
-        settings = dataclasses.replace(Settings(index_dir=fake_index_dir), **changes)
+        # Feedback and Slack thread context go to this test's own file, never the shared index folder.
+        base = Settings(index_dir=fake_index_dir, service_db=tmp_path / "service.sqlite3")
+        settings = dataclasses.replace(base, **changes)
         chosen = engine if engine is not None else fake_engine
         app = create_app(settings, lambda _s: chosen, slack_transport=slack_transport, wait_for_engine=True)
         client = TestClient(app, raise_server_exceptions=raise_server_exceptions)

@@ -83,13 +83,13 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture(scope="module")
-def feedback_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def service_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("page-feedback") / "feedback.sqlite3"
 
 
 @pytest.fixture(scope="module")
-def live_url(fake_engine, fake_index_dir: Path, feedback_db: Path) -> Iterator[str]:
-    settings = Settings(index_dir=fake_index_dir, feedback_db=feedback_db)
+def live_url(fake_engine, fake_index_dir: Path, service_db: Path) -> Iterator[str]:
+    settings = Settings(index_dir=fake_index_dir, service_db=service_db)
     app = create_app(settings, lambda _s: fake_engine, wait_for_engine=True)
     with LiveServer(app) as server:
         yield server.url
@@ -272,10 +272,10 @@ def test_filters_live_in_the_url_and_the_answer_states_its_date(page, live_url: 
     assert "from=1990-01-01" in page.url and "to=1990-12-31" in page.url
 
 
-def test_thumbs_down_with_the_right_answer_is_stored(page, live_url: str, feedback_db: Path) -> None:
+def test_thumbs_down_with_the_right_answer_is_stored(page, live_url: str, service_db: Path) -> None:
     from rag.feedback import SQLiteFeedback
 
-    before = len(SQLiteFeedback(feedback_db).entries())
+    before = len(SQLiteFeedback(service_db).entries())
     page.goto(live_url + "/")
     page.fill("#question", PEPPA)
     page.press("#question", "Enter")
@@ -287,7 +287,7 @@ def test_thumbs_down_with_the_right_answer_is_stored(page, live_url: str, feedba
     page.fill("#feedback-right", "over £4 million")
     page.click("#feedback-send")
     expect(page.locator("#feedback-status")).to_contain_text("recorded as feedback #")
-    entries = SQLiteFeedback(feedback_db).entries()
+    entries = SQLiteFeedback(service_db).entries()
     assert len(entries) == before + 1
     entry = entries[-1]
     assert (entry.rating, entry.channel, entry.question) == ("down", "page", PEPPA)
@@ -296,10 +296,10 @@ def test_thumbs_down_with_the_right_answer_is_stored(page, live_url: str, feedba
     assert page.errors == []
 
 
-def test_the_page_works_with_the_keyboard_alone(page, live_url: str, feedback_db: Path) -> None:
+def test_the_page_works_with_the_keyboard_alone(page, live_url: str, service_db: Path) -> None:
     from rag.feedback import SQLiteFeedback
 
-    before = len(SQLiteFeedback(feedback_db).entries())
+    before = len(SQLiteFeedback(service_db).entries())
     page.goto(live_url + "/")
     page.keyboard.press("Tab")  # the first stop is the question
     assert page.evaluate("document.activeElement.id") == "question"
@@ -312,8 +312,8 @@ def test_the_page_works_with_the_keyboard_alone(page, live_url: str, feedback_db
     page.focus("#rate-up")
     page.keyboard.press("Enter")
     expect(page.locator("#feedback-status")).to_contain_text("recorded")
-    assert SQLiteFeedback(feedback_db).entries()[-1].rating == "up"
-    assert len(SQLiteFeedback(feedback_db).entries()) == before + 1
+    assert SQLiteFeedback(service_db).entries()[-1].rating == "up"
+    assert len(SQLiteFeedback(service_db).entries()) == before + 1
 
 
 def test_the_page_says_when_the_archive_is_loading(page, fake_engine, fake_index_dir: Path, tmp_path: Path) -> None:
@@ -323,7 +323,7 @@ def test_the_page_says_when_the_archive_is_loading(page, fake_engine, fake_index
         release.wait(30)
         return fake_engine
 
-    app = create_app(Settings(index_dir=fake_index_dir, feedback_db=tmp_path / "f.sqlite3"), slow_factory)
+    app = create_app(Settings(index_dir=fake_index_dir, service_db=tmp_path / "f.sqlite3"), slow_factory)
     with LiveServer(app) as server:
         page.goto(server.url + "/")
         expect(page.locator("#banner")).to_contain_text("loading the news archive")

@@ -79,7 +79,7 @@ def test_stats_per_week_and_version() -> None:
 
 def test_the_api_stores_feedback_and_bad_bodies_lose_nothing(make_service_client, tmp_path: Path) -> None:
     db = tmp_path / "f.sqlite3"
-    client = make_service_client(feedback_db=db)
+    client = make_service_client(service_db=db)
     answer = client.post("/ask", json={"question": PEPPA}).json()
     body = {
         "rating": "down", "question": answer["question"], "answer": answer["answer"], "mode": answer["mode"],
@@ -92,7 +92,8 @@ def test_the_api_stores_feedback_and_bad_bodies_lose_nothing(make_service_client
     assert big.status_code == 413
     for bad in ({"rating": "meh"}, {"comment": "x" * 5000}, {"question": ""}, {"extra": 1}):
         assert client.post("/feedback", json={**body, **bad}).status_code == 422, bad
-    assert client.post("/feedback", content=b"{not json", headers={"content-type": "application/json"}).status_code == 400
+    malformed = client.post("/feedback", content=b"{not json", headers={"content-type": "application/json"})
+    assert malformed.status_code == 400
     (entry,) = SQLiteFeedback(db).entries()
     assert (entry.right_answer, entry.index_version) == ("over £4 million", answer["index_version"])
     metrics = client.get("/metrics").text
@@ -104,7 +105,7 @@ def test_exported_feedback_runs_through_rag_eval(
 ) -> None:
     index = tmp_path / "index"
     shutil.copytree(fake_index_dir, index)
-    store = SQLiteFeedback(index / "feedback.sqlite3")
+    store = SQLiteFeedback(index / "service.sqlite3")
     store.add(_entry(right_answer="600,000"))
     store.add(_entry(rating="up"))
     store.add(_entry(right_answer="a figure no article holds 12345"))

@@ -225,7 +225,8 @@ def test_slash_command_answers_inline_when_fast(make_service_client, hooks: Hook
     message = response.json()
     assert message["response_type"] == "in_channel"
     assert "600,000" in message["blocks"][0]["text"]["text"]
-    sources = "\n".join(b["text"]["text"] for b in message["blocks"][1:])
+    sources = "\n".join(b["text"]["text"] for b in message["blocks"][1:] if b["type"] == "section")
+    assert message["blocks"][-1]["type"] == "actions"  # 👍/👎
     assert "<https://focus.cbbc.org/fake-peppa-pig-raid/|Millions of pounds worth of fake Peppa Pig" in sources
     assert "2017-12-22" in sources
     assert hooks.requests == []  # nothing sent later
@@ -353,7 +354,7 @@ def test_app_mention_is_answered_in_the_thread(make_service_client, slack_api: F
     body = call["body"]
     assert body["channel"] == "C42" and body["thread_ts"] == "1700000000.000200"
     assert "600,000" in body["text"]
-    assert any("Peppa" in b["text"]["text"] for b in body["blocks"])
+    assert any("Peppa" in b["text"]["text"] for b in body["blocks"] if b["type"] == "section")
 
 
 def test_mentions_inside_a_thread_reply_to_that_thread(make_service_client, stub_engine_cls, slack_api) -> None:
@@ -490,3 +491,142 @@ def test_a_replayed_slash_command_is_answered_once(make_service_client, stub_eng
     other = command_body("How much was Alibaba fined?", trigger_id="13345224609.738474920.other")
     assert "already answered" not in post_command(client, other).json().get("text", "")
     assert [name for name, _ in engine.calls].count("ask") == 2
+
+
+# -- issue 17: follow-ups in threads, 👍/👎 buttons ------------------------------------------------
+
+SINGLES = "How much did Alibaba sell on Singles' Day 2017?"
+
+
+def _thread_message(event_id: str, text: str, thread_ts: str, **event: object) -> dict:
+    return {
+        "type": "event_callback", "event_id": event_id, "team_id": "T1",
+        "event": {"type": "message", "user": "U1", "text": text, "ts": f"17000001{event_id[-2:]}.000300",
+                  "thread_ts": thread_ts, "channel": "C42", **event},
+    }
+
+
+def _slack_client(make_service_client, engine, slack_api, **changes):
+    return make_service_client(
+        engine=engine, slack_signing_secret=SECRET, slack_bot_token=TOKEN, slack_api_url=slack_api.url,
+        started=False, **changes,
+    )
+
+
+def test_a_follow_up_in_the_thread_takes_the_earlier_question_as_context(
+    make_service_client, stub_engine_cls, slack_api, tmp_path
+) -> None:
+    engine = stub_engine_cls(answer=_cited_answer())
+    db = tmp_path / "threads.sqlite3"
+    top = "1700000000.000200"
+    with _slack_client(make_service_client, engine, slack_api, service_db=db) as client:
+        post_event(client, {**_mention("EvT1", text=f"<@U0BOT> {SINGLES}"), "team_id": "T1"})
+    # A new process (a restart) still knows the thread: its context is in the service's database.
+    with _slack_client(make_service_client, engine, slack_api, service_db=db) as client:
+        post_event(client, _thread_message("EvT2", "And the year before?", top))
+        post_event(client, _thread_message("EvT3", "What about JD in 2016?", top))
+    asked = [arg for name, arg in engine.calls if name == "ask"]
+    assert asked == [
+        SINGLES,
+        "And the year before? (Alibaba, Singles, Day, 2017)",
+        "What about JD in 2016?",  # names its own subject and year: nothing carried over
+    ]
+    replies = [call["body"] for call in slack_api.calls]
+    assert [r["thread_ts"] for r in replies] == [top, top, top]
+    assert replies[1]["blocks"][0]["text"]["text"] == f"_Following up on “{SINGLES}” in this thread._"
+    assert "Following up" not in replies[2]["text"]
+
+
+def test_plain_messages_outside_our_threads_are_not_answered(make_service_client, stub_engine_cls, slack_api) -> None:
+    engine = stub_engine_cls(answer=_cited_answer())
+    with _slack_client(make_service_client, engine, slack_api) as client:
+        post_event(client, _thread_message("EvU1", "And the year before?", "1600000000.000001"))  # unknown thread
+        top_level = _thread_message("EvU2", "Hello all", "x")
+        del top_level["event"]["thread_ts"]
+        post_event(client, top_level)
+        # A mention in a message event is answered through its app_mention, not twice.
+        post_event(client, _thread_message("EvU3", "<@U0BOT> again?", "1700000000.000200"))
+    assert slack_api.calls == [] and [c for c in engine.calls if c[0] == "ask"] == []
+
+
+def test_thread_context_expires(make_service_client, stub_engine_cls, slack_api) -> None:
+    engine = stub_engine_cls(answer=_cited_answer())
+    with _slack_client(make_service_client, engine, slack_api, slack_thread_ttl_s=0.2) as client:
+        post_event(client, {**_mention("EvX1", text=f"<@U0BOT> {SINGLES}"), "team_id": "T1"})
+        time.sleep(0.5)
+        post_event(client, _thread_message("EvX2", "And the year before?", "1700000000.000200"))
+    assert [arg for name, arg in engine.calls if name == "ask"] == [SINGLES]
+
+
+def _action(payload: dict) -> tuple[bytes, dict[str, str]]:
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    return body, {"content-type": "application/x-www-form-urlencoded", **sign(body)}
+
+
+def _click(message: dict, action_id: str) -> dict:
+    (buttons,) = [b for b in message["blocks"] if b["type"] == "actions"]
+    (button,) = [e for e in buttons["elements"] if e["action_id"] == action_id]
+    return {
+        "type": "block_actions", "trigger_id": "13345224609.738474920.8088930838d88f008e0", "response_url": HOOK,
+        "user": {"id": "U1"}, "message": {"text": message["text"], "blocks": message["blocks"]},
+        "actions": [{"action_id": action_id, "block_id": "feedback", "value": button["value"], "type": "button"}],
+    }
+
+
+def test_thumbs_down_in_slack_is_stored_and_asks_what_was_wrong(
+    make_service_client, stub_engine_cls, slack_api, hooks, tmp_path
+) -> None:
+    from rag.feedback import SQLiteFeedback
+
+    db = tmp_path / "service.sqlite3"
+    engine = stub_engine_cls(answer=_cited_answer())
+    client = make_service_client(
+        engine=engine, slack_signing_secret=SECRET, slack_bot_token=TOKEN, slack_api_url=slack_api.url,
+        slack_transport=hooks.transport, service_db=db,
+    )
+    message = post_command(client, command_body(PEPPA)).json()
+    body, headers = _action(_click(message, "feedback_down"))
+    assert client.post("/slack/actions", content=body, headers=headers).status_code == 200
+    assert slack_api.arrived.wait(10) and hooks.arrived.wait(10)
+    (entry,) = SQLiteFeedback(db).entries()
+    assert (entry.rating, entry.channel, entry.question, entry.index_version) == ("down", "slack", PEPPA, "stub-1")
+    assert "600,000" in entry.answer and entry.citations == ({"doc_id": "d1"},)
+    (opened,) = [c for c in slack_api.calls if c["path"] == "/api/views.open"]
+    view = opened["body"]["view"]
+    assert opened["body"]["trigger_id"].startswith("13345224609") and view["private_metadata"] == str(entry.id)
+    assert "recorded" in json.loads(hooks.requests[0].content)["text"]
+
+    submission = {
+        "type": "view_submission", "user": {"id": "U1"},
+        "view": {"callback_id": view["callback_id"], "private_metadata": view["private_metadata"],
+                 "state": {"values": {"comment": {"text": {"value": "It missed the value."}},
+                                      "right_answer": {"text": {"value": "£4 million"}}}}},
+    }
+    body, headers = _action(submission)
+    assert client.post("/slack/actions", content=body, headers=headers).status_code == 200
+    (entry,) = SQLiteFeedback(db).entries()
+    assert (entry.comment, entry.right_answer) == ("It missed the value.", "£4 million")
+    assert 'rag_feedback_total{channel="slack",rating="down"} 1.0' in client.get("/metrics").text
+
+
+def test_forged_or_malformed_actions_store_nothing(make_service_client, stub_engine_cls, tmp_path) -> None:
+    from rag.feedback import SQLiteFeedback
+
+    db = tmp_path / "service.sqlite3"
+    client = make_service_client(engine=stub_engine_cls(answer=_cited_answer()), slack_signing_secret=SECRET,
+                                 service_db=db)
+    message = post_command(client, command_body(PEPPA)).json()
+    payload = _click(message, "feedback_up")
+    body, headers = _action(payload)
+    forged = {**headers, **sign(body, secret="not-the-secret")}
+    assert client.post("/slack/actions", content=body, headers=forged).status_code == 401
+    payload["actions"][0]["value"] = "not json"
+    body, headers = _action(payload)
+    assert client.post("/slack/actions", content=body, headers=headers).status_code == 400
+    body = b"payload=%7Bnot-json"
+    assert client.post("/slack/actions", content=body, headers={
+        "content-type": "application/x-www-form-urlencoded", **sign(body)}).status_code == 400
+    stale = {"type": "view_submission", "view": {"callback_id": "feedback_details", "private_metadata": "999"}}
+    body, headers = _action(stale)
+    assert client.post("/slack/actions", content=body, headers=headers).status_code == 400
+    assert not db.exists() or SQLiteFeedback(db).entries() == []

@@ -8,6 +8,7 @@ import pytest
 
 from rag.types import Answer, Citation
 from service.slack_format import (
+    FEEDBACK_ACTIONS,
     MAX_BLOCKS,
     MAX_SECTION_CHARS,
     answer_message,
@@ -41,7 +42,7 @@ def _answer(text: str, citations: tuple[Citation, ...], abstained: bool = False,
 
 
 def _all_text(message: dict) -> str:
-    return "\n".join(block["text"]["text"] for block in message["blocks"])
+    return "\n".join(block["text"]["text"] for block in message["blocks"] if block["type"] == "section")
 
 
 def test_escape_the_three_control_characters_once() -> None:
@@ -99,11 +100,27 @@ def test_abstention_says_why() -> None:
 def test_block_kit_limits_are_respected() -> None:
     long_answer = "word & " * 2000  # 14,000 characters before escaping
     citations = tuple(_citation(n, text="x" * 5000, title="t" * 4000) for n in range(1, 81))
-    message = answer_message(_answer(long_answer, citations))
-    assert len(message["blocks"]) <= MAX_BLOCKS
-    for block in message["blocks"]:
+    message = answer_message(_answer(long_answer, citations), context="an earlier question " * 200)
+    assert len(message["blocks"]) == MAX_BLOCKS
+    for block in message["blocks"][:-1]:
         assert len(block["text"]["text"]) <= MAX_SECTION_CHARS
+    buttons = message["blocks"][-1]
+    assert buttons["type"] == "actions" and [b["action_id"] for b in buttons["elements"]] == list(FEEDBACK_ACTIONS)
+    assert all(len(b["value"]) <= 2000 for b in buttons["elements"])
     assert len(message["text"]) <= MAX_SECTION_CHARS
+
+
+def test_a_follow_up_says_which_question_it_took_as_context() -> None:
+    message = answer_message(_answer("It sold more [1].", (_citation(1),)), context="How much did <b> sell in 2017?")
+    first = message["blocks"][0]["text"]["text"]
+    assert first == "_Following up on “How much did &lt;b&gt; sell in 2017?” in this thread._"
+    assert message["text"].startswith(first)
+    assert answer_message(_answer("x [1].", (_citation(1),)), feedback=False)["blocks"][-1]["type"] == "section"
+
+
+def test_with_a_public_url_citations_link_to_the_marked_article() -> None:
+    message = answer_message(_answer("x [1].", (_citation(1),)), public_url="https://ask.example.org/")
+    assert "<https://ask.example.org/documents/d1?hl=" in _all_text(message)
 
 
 def test_truncation_never_splits_an_escape() -> None:
