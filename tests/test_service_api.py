@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 import threading
@@ -482,3 +483,56 @@ def test_page_is_served_with_a_strict_csp(make_service_client) -> None:
     assert "document.write" not in html and "eval(" not in html
     # Self-contained: no external scripts, styles or icons (the favicon is an inline data URL).
     assert not re.search(r'<link[^>]+href="(?!data:)', html) and 'src="http' not in html
+
+
+# -- issue 17: the article page with the quote marked ---------------------------------------------
+
+
+def test_document_page_marks_the_quoted_spans_for_browsers_and_json_for_clients(make_service_client) -> None:
+    client = make_service_client()
+    answer = client.post("/ask", json={"question": PEPPA}).json()
+    citation = answer["citations"][0]
+    path, fragment = citation["link"].split("#")
+    assert fragment == "hl-1"
+    page = client.get(path, headers={"accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "script-src" not in page.headers["content-security-policy"]  # the page runs no script
+    assert f'<mark id="hl-1">{html.escape(citation["text"])}</mark>' in page.text
+    as_json = client.get(path).json()
+    assert as_json["highlights"] == [{"start": citation["start"], "end": citation["end"], "text": citation["text"]}]
+    assert as_json["text"][citation["start"] : citation["end"]] == citation["text"]
+    # Overlapping and repeated ranges merge; the page numbers what is left.
+    doc = f"/documents/{citation['doc_id']}"
+    merged = client.get(f"{doc}?hl=10-20&hl=15-30&hl=40-50&hl=10-20").json()["highlights"]
+    assert [(h["start"], h["end"]) for h in merged] == [(10, 30), (40, 50)]
+
+
+def test_document_page_refuses_bad_ranges_and_unknown_ids(make_service_client) -> None:
+    client = make_service_client()
+    doc_id = client.get("/documents").json()["documents"][0]["doc_id"]
+    length = len(client.get(f"/documents/{doc_id}").json()["text"])
+    for bad in (f"0-{length + 1}", "20-10", "5-5", "abc", "-1-4", "1-2-3"):
+        response = client.get(f"/documents/{doc_id}", params={"hl": bad}, headers={"accept": "text/html"})
+        assert response.status_code == 400, bad
+        assert response.json()["error"]["code"] == "bad_question"
+    assert client.get(f"/documents/{doc_id}", params=[("hl", "1-2")] * 21).status_code == 422
+    assert client.get("/documents/no-such-doc", headers={"accept": "text/html"}).status_code == 404
+
+
+def test_document_page_shows_markup_in_articles_as_text(make_service_client, stub_engine_cls) -> None:
+    from rag.types import Document
+
+    evil = Document(
+        "evil", 'A <script>alert(1)</script> title', '<img src=x onerror="alert(2)"> body text here.', "s.txt",
+        url="javascript:alert(3)", published="2024-01-02",
+    )
+    client = make_service_client(engine=stub_engine_cls(documents=[evil]))
+    page = client.get("/documents/evil?hl=0-10", headers={"accept": "text/html"}).text
+    assert "<script>" not in page and "<img" not in page and "javascript:" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and '<mark id="hl-1">&lt;img src=x</mark>' in page
+
+
+def test_with_a_public_url_links_are_absolute(make_service_client) -> None:
+    client = make_service_client(public_url="https://ask.example.org")
+    citation = client.post("/ask", json={"question": PEPPA}).json()["citations"][0]
+    assert citation["link"].startswith(f"https://ask.example.org/documents/{citation['doc_id']}?hl=")

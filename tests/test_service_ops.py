@@ -547,3 +547,31 @@ def test_an_oversized_request_head_gets_431_in_json(live_server: int) -> None:
 def test_a_request_that_is_not_http_gets_400_in_json(live_server: int) -> None:
     status, body = _raw(live_server, b"\x16\x03\x01 this is not http\r\n\r\n")
     assert status == 400 and body["error"]["code"] == "bad_request"
+
+
+def test_readyz_says_while_a_new_index_version_is_swapped_in(fake_engine, fake_index_dir: Path, tmp_path: Path) -> None:
+    import threading
+    import time
+
+    opened: list[int] = []
+    gate = threading.Event()
+
+    def factory(_settings: Settings):
+        opened.append(1)
+        if len(opened) > 1:  # the new version takes its time to load
+            assert gate.wait(10)
+        return fake_engine
+
+    settings = Settings(index_dir=fake_index_dir, index_poll_s=0, service_db=tmp_path / "s.sqlite3")
+    app = create_app(settings, factory, wait_for_engine=True)
+    with TestClient(app) as client:
+        assert client.get("/readyz").json()["swapping"] is False
+        swap = client.portal.start_task_soon(app.state.service.reload, "v-next")
+        deadline = time.monotonic() + 10
+        while not client.get("/readyz").json()["swapping"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["swapping"] is True  # the old version still answers
+        gate.set()
+        swap.result(10)
+        assert client.get("/readyz").json()["swapping"] is False
