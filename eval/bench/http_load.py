@@ -90,8 +90,12 @@ def free_port() -> int:
 class ServerProcess:
     """`python -m cli serve --index DIR --host 127.0.0.1 --port P` as a child process."""
 
-    def __init__(self, index_dir: Path, log_path: Path | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, index_dir: Path, log_path: Path | None = None, env: dict[str, str] | None = None,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self.index_dir = index_dir
+        self.extra_args = tuple(extra_args)  # e.g. ("--store", url)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -108,7 +112,7 @@ class ServerProcess:
         """Start and wait for `/readyz` 200; returns seconds to ready."""
         self._log_handle = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         command = [sys.executable, "-m", "cli", "serve", "--index", str(self.index_dir)]
-        command += ["--host", "127.0.0.1", "--port", str(self.port)]
+        command += ["--host", "127.0.0.1", "--port", str(self.port), *self.extra_args]
         started = time.perf_counter()
         self.proc = subprocess.Popen(command, stdout=self._log_handle, stderr=subprocess.STDOUT, env=self.env)
         with httpx.Client(base_url=self.url, timeout=2.0) as client:

@@ -17,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +30,7 @@ import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 
+from eval.bench.http_load import ServerProcess
 from eval.bench.stats import percentiles
 from rag.store.postgres.schema import HNSW_EF_CONSTRUCTION, HNSW_M
 
@@ -207,36 +206,11 @@ def _rag(*args: str) -> list[str]:
     return [sys.executable, "-m", "cli", *args]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.contextmanager
 def _serving(home: Path, *extra: str) -> Iterator[str]:
-    port = _free_port()
-    server = subprocess.Popen(
-        _rag("serve", "--index", str(home), "--port", str(port), *extra),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(base + "/readyz", timeout=5).status_code == 200:
-                    break
-            if server.poll() is not None:
-                raise RuntimeError(f"rag serve {' '.join(extra)} exited with {server.returncode}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+    with ServerProcess(home, extra_args=extra) as server:
+        server.start(timeout_s=300)
+        yield server.url
 
 
 def _sequential(base: str, questions: list[str], count: int) -> dict[str, float]:
