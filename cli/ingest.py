@@ -24,5 +24,10 @@ def ingest_command(
 ) -> None:
     """Parse files into documents, chunk, embed and write the index (incremental)."""
     settings = settings_for(index, store)
-    summary = ingest(paths or [settings.seeds_dir], settings, prune=prune, progress=on_terminal(), rebuild=rebuild)
+    # A bar on a terminal; in a log, a line a minute.
+    terminal = on_terminal()
+    summary = ingest(
+        paths or [settings.seeds_dir], settings, prune=prune, progress=terminal, rebuild=rebuild,
+        progress_log_s=None if terminal else 60.0,
+    )
     typer.echo(json.dumps(summary.as_dict()) if as_json else summary.line())

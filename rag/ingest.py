@@ -13,7 +13,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import numpy as np
 from rag.answer.config import AnswerConfig
 from rag.chunking import ChunkerConfig, chunk_document, split_sentences
 from rag.embedding import load_embedder
+from rag.embedding.checkpoint import EmbeddingCheckpoint
 from rag.errors import IndexCorruptError
 from rag.parsing import parse_paths
 from rag.protocols import Embedder
@@ -53,15 +54,20 @@ class IngestSummary:
     written: bool
     seconds: float
     rebuilt_from_corrupt: bool = False
+    resumed: int = 0  # texts whose vectors a killed run of the same input had checkpointed
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage: parse, chunk, embed, write
 
     def line(self) -> str:
         status = "index written" if self.written else "index unchanged"
         note = " (previous index was unreadable; rebuilt)" if self.rebuilt_from_corrupt else ""
+        if self.resumed:
+            note += f"; resumed {self.resumed} texts from an interrupted run"
+        stages = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in self.stages.items())
         return (
             f"{self.documents} documents, {self.chunks} chunks: {self.embedded} embedded, "
             f"{self.reused} reused, {self.removed} removed ({self.sentences} sentences, "
             f"{self.sentences_embedded} embedded); {status} {self.index_version} "
-            f"in {self.seconds:.2f}s{note}"
+            f"in {self.seconds:.2f}s{note}" + (f" ({stages})" if stages else "")
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -75,17 +81,24 @@ def ingest(
     prune: bool = False,
     progress: bool = False,
     rebuild: bool = False,
+    progress_log_s: float | None = None,
 ) -> IngestSummary:
     """`rebuild`: replace an index that cannot be read; without it such an index is refused
     (`IndexCorruptError`, nothing written), since building over it would drop every document it held.
 
     With `settings.store` set, the index is written to that PostgreSQL database instead of `index_dir`.
+    `progress`: a progress bar (a terminal); else `progress_log_s`: a progress line that often.
+    Embedded vectors are checkpointed as they are made: a killed run's successor embeds at most the
+    batch (`CHECKPOINT_BATCH` texts) that was in flight again.
     """
     started = time.perf_counter()
     # Parse everything first: bad input fails here, before the index is touched.
     parsed = parse_paths(list(paths))
+    stages = {"parse": time.perf_counter() - started}
     if settings.store:
-        return _ingest_postgres(settings.store, parsed, paths, settings, embedder, prune, progress, started)
+        return _ingest_postgres(
+            settings.store, parsed, paths, settings, embedder, prune, (progress, progress_log_s), started
+        )
     index_dir = settings.index_dir
     index_dir.mkdir(parents=True, exist_ok=True)
     with _ingest_lock(index_dir):
@@ -94,6 +107,7 @@ def ingest(
         remove_staging_leftovers(index_dir)
         previous, corrupt = _load_previous(index_dir, rebuild)
         embedder = embedder or load_embedder(settings)
+        mark = time.perf_counter()
         plan = _plan(
             previous.documents if previous else [], previous.manifest.get("sources", {}) if previous else {},
             parsed, paths, prune, settings, embedder,
@@ -103,10 +117,15 @@ def ingest(
         if previous is not None and previous.version == plan.version:
             return plan.summary(previous_chunks, previous_ids, 0, 0, written=False, started=started)
 
-        report = _progress_reporter(progress)
-        known = _known_vectors(previous)
-        chunk_vectors, embedded_c, _ = _vectors_for([c.text for c in plan.chunks], known, embedder, report)
-        sentence_vectors, embedded_s, _ = _vectors_for([s.text for s in plan.sentences], known, embedder, report)
+        stages["chunk"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        embedding = _start_embedding(index_dir, embedder, _known_vectors(previous), progress, progress_log_s)
+        chunk_vectors = embedding.vectors_for([c.text for c in plan.chunks], "chunks")
+        embedded_c = embedding.embedded
+        sentence_vectors = embedding.vectors_for([s.text for s in plan.sentences], "sentences")
+        embedded_s = embedding.embedded - embedded_c
+        stages["embed"] = time.perf_counter() - mark
+        mark = time.perf_counter()
         store = FaissStore(*build_faiss_index(chunk_vectors.reshape(-1, embedder.dim)))
         write_index(
             index_dir,
@@ -119,9 +138,11 @@ def ingest(
             manifest=plan.manifest(embedder, store.params),
             answer_settings=plan.answer_settings,
         )
+        embedding.checkpoint.discard()  # the index holds every vector now
+        stages["write"] = time.perf_counter() - mark
         return plan.summary(
             previous_chunks, previous_ids, embedded_c, embedded_s, written=True, started=started,
-            rebuilt_from_corrupt=corrupt,
+            rebuilt_from_corrupt=corrupt, stages=stages, resumed=embedding.resumed,
         )
 
 
@@ -132,7 +153,7 @@ def _ingest_postgres(
     settings: Settings,
     embedder: Embedder | None,
     prune: bool,
-    progress: bool,
+    progress: tuple[bool, float | None],
     started: float,
 ) -> IngestSummary:
     from rag.store.postgres.write import PostgresWriter
@@ -153,16 +174,22 @@ def _ingest_postgres(
         chunk_keys = [_text_key(c.text) for c in chunks]
         sentence_keys = [_text_key(s.text) for s in sentences]
         known = writer.known_vectors(chunk_keys + sentence_keys)
-        report = _progress_reporter(progress)
-        chunk_vectors, embedded_c, _ = _vectors_for([c.text for c in chunks], known, embedder, report)
-        sentence_vectors, embedded_s, _ = _vectors_for([s.text for s in sentences], known, embedder, report)
+        embedding = _start_embedding(settings.index_dir, embedder, known, *progress)
+        chunk_vectors = embedding.vectors_for([c.text for c in chunks], "chunks")
+        embedded_c = embedding.embedded
+        sentence_vectors = embedding.vectors_for([s.text for s in sentences], "sentences")
+        embedded_s = embedding.embedded - embedded_c
         writer.write(
             documents=plan.documents, records=records, changed=changed,
             chunks=chunks, chunk_vectors=chunk_vectors, chunk_keys=chunk_keys,
             sentences=sentences, sentence_vectors=sentence_vectors, sentence_keys=sentence_keys,
             manifest=plan.manifest(embedder, {"type": "pgvector-hnsw"}), answer_settings=plan.answer_settings,
         )
-        return plan.summary(previous_chunks, previous_ids, embedded_c, embedded_s, written=True, started=started)
+        embedding.checkpoint.discard()
+        return plan.summary(
+            previous_chunks, previous_ids, embedded_c, embedded_s, written=True, started=started,
+            resumed=embedding.resumed,
+        )
 
 
 @dataclass(frozen=True)
@@ -192,6 +219,7 @@ class _Plan:
     def summary(
         self, previous_chunks: set[str], previous_ids: set[str], embedded: int, sentences_embedded: int,
         *, written: bool, started: float, rebuilt_from_corrupt: bool = False,
+        stages: dict[str, float] | None = None, resumed: int = 0,
     ) -> IngestSummary:
         chunk_ids = {c.chunk_id for c in self.chunks}
         return IngestSummary(
@@ -207,6 +235,8 @@ class _Plan:
             written=written,
             seconds=time.perf_counter() - started,
             rebuilt_from_corrupt=rebuilt_from_corrupt,
+            resumed=resumed,
+            stages={k: round(v, 3) for k, v in (stages or {}).items()},
         )
 
 
@@ -300,55 +330,115 @@ def _known_vectors(previous: IndexData | None) -> dict[str, np.ndarray]:
     return known
 
 
-def _vectors_for(
-    texts: list[str],
-    known: dict[str, np.ndarray],
-    embedder: Embedder,
-    report: Callable[[int, int], None],
-) -> tuple[np.ndarray, int, int]:
-    """Vectors for `texts` in order, embedding only texts never seen (each distinct text once).
+# Texts embedded per model call and per checkpoint write: a kill costs at most this many texts
+# embedded again (a few seconds of work), and the batches are the same in a resumed run.
+CHECKPOINT_BATCH = 512
 
-    Returns (vectors, how many of `texts` needed the model, how many reused a known vector).
-    """
-    keys = [_text_key(t) for t in texts]
-    missing: dict[str, str] = {}
-    for key, text in zip(keys, texts, strict=True):
-        if key not in known and key not in missing:
-            missing[key] = text
-    if missing:
+
+@dataclass
+class _Embedding:
+    """What one ingest embeds: the vectors it may reuse, and where it checkpoints new ones."""
+
+    embedder: Embedder
+    known: dict[str, np.ndarray]  # the previous index's vectors, then this run's
+    saved: dict[str, np.ndarray]  # complete batches a killed run of the same input left
+    checkpoint: EmbeddingCheckpoint
+    report: Callable[[int, int, str], None]
+    embedded: int = 0  # texts the model embedded in this run
+    resumed: int = 0  # texts taken from the checkpoint
+
+    def vectors_for(self, texts: list[str], label: str) -> np.ndarray:
+        """Vectors for `texts` in order; texts the previous index lacks are embedded in fixed
+        batches (each distinct text once), each batch checkpointed as soon as it is done."""
+        keys = [_text_key(t) for t in texts]
+        missing: dict[str, str] = {}
+        for key, text in zip(keys, texts, strict=True):
+            if key not in self.known and key not in missing:
+                missing[key] = text
         todo = list(missing.items())
-        # Large groups: the embedder sorts each call's texts by token length to cut padding, and
-        # that works best over many texts; the groups only exist to drive the progress bar.
-        batch = 2048
-        for begin in range(0, len(todo), batch):
-            part = todo[begin : begin + batch]
-            vectors = embedder.embed([text for _, text in part])
+        for begin in range(0, len(todo), CHECKPOINT_BATCH):
+            part = todo[begin : begin + CHECKPOINT_BATCH]
+            if all(key in self.saved for key, _ in part):
+                vectors = np.vstack([self.saved[key] for key, _ in part])
+                self.resumed += len(part)
+            else:
+                vectors = self.embedder.embed([text for _, text in part])
+                self.checkpoint.append([key for key, _ in part], vectors)
+                self.embedded += len(part)
             for (key, _), vector in zip(part, vectors, strict=True):
-                known[key] = vector
-            report(min(begin + batch, len(todo)), len(todo))
-    fresh = sum(1 for key in keys if key in missing)
-    out = np.vstack([known[k] for k in keys]) if keys else np.zeros((0, embedder.dim), dtype=np.float32)
-    return out.astype(np.float32), fresh, len(keys) - fresh
+                self.known[key] = vector
+            self.report(min(begin + CHECKPOINT_BATCH, len(todo)), len(todo), label)
+        dim = self.embedder.dim
+        out = np.vstack([self.known[k] for k in keys]) if keys else np.zeros((0, dim), dtype=np.float32)
+        return out.astype(np.float32).reshape(-1, dim)
 
 
-def _progress_reporter(enabled: bool) -> Callable[[int, int], None]:
-    if not enabled:
-        return lambda done, total: None
-    from rich.progress import Progress
+def _start_embedding(
+    index_dir: Path, embedder: Embedder, known: dict[str, np.ndarray], progress: bool, log_every_s: float | None
+) -> _Embedding:
+    index_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = EmbeddingCheckpoint(index_dir, embedder.name, embedder.dim)
+    return _Embedding(embedder, known, checkpoint.load(), checkpoint, _progress_reporter(progress, log_every_s))
+
+
+def _progress_reporter(enabled: bool, log_every_s: float | None = None) -> Callable[[int, int, str], None]:
+    """A progress bar with rate and time left (on a terminal), or one line every `log_every_s`
+    seconds on stderr (in a log), or nothing."""
+    if enabled:
+        return _bar()
+    if log_every_s:
+        return _log_lines(log_every_s)
+    return lambda done, total, label: None
+
+
+def _bar() -> Callable[[int, int, str], None]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     state: dict[str, Any] = {}
 
-    def report(done: int, total: int) -> None:
-        if "progress" not in state or state["total"] != total:
+    def report(done: int, total: int, label: str) -> None:
+        if state.get("label") != label:
             if "progress" in state:
                 state["progress"].stop()
-            state["progress"] = Progress(transient=True)
+            state["progress"] = Progress(
+                TextColumn("embedding {task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"), TextColumn("about"), TimeRemainingColumn(), transient=True,
+            )
             state["progress"].start()
-            state["task"] = state["progress"].add_task("embedding", total=total)
-            state["total"] = total
-        state["progress"].update(state["task"], completed=done)
+            state["task"] = state["progress"].add_task(label, total=total, rate="")
+            state["label"], state["started"] = label, time.perf_counter()
+        elapsed = time.perf_counter() - state["started"]
+        rate = f"{done / elapsed:,.0f} texts/s" if elapsed > 0 and done else ""
+        state["progress"].update(state["task"], completed=done, rate=rate)
         if done >= total:
             state["progress"].stop()
-            del state["progress"]
+            state.clear()
 
     return report
+
+
+def _log_lines(every_s: float) -> Callable[[int, int, str], None]:
+    import sys
+
+    state: dict[str, Any] = {"last": time.perf_counter(), "label": None}
+
+    def report(done: int, total: int, label: str) -> None:
+        now = time.perf_counter()
+        if state["label"] != label:
+            state.update(label=label, started=now, last=now)
+        if now - state["last"] < every_s and done < total:
+            return
+        state["last"] = now
+        elapsed = now - state["started"]
+        rate = done / elapsed if elapsed > 0 else 0.0
+        left = f", about {_duration((total - done) / rate)} left" if rate and done < total else ""
+        print(f"rag ingest: embedded {done:,} of {total:,} {label} ({done / max(total, 1):.0%}), "
+              f"{rate:,.0f} texts/s{left}", file=sys.stderr, flush=True)
+
+    return report
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else (f"{minutes} min {secs:02d} s" if minutes else f"{secs} s")

@@ -1,0 +1,108 @@
+"""Issue 18: an ingest killed with SIGKILL resumes from its checkpoint, embeds again at most the
+batch that was in flight, and writes the same index as an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rag.embedding.checkpoint import EmbeddingCheckpoint
+from rag.embedding.fake import HashingEmbedder
+from rag.ingest import CHECKPOINT_BATCH, ingest
+from rag.settings import Settings
+from rag.store.index_files import current_generation
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _corpus(folder: Path, articles: int = 40) -> Path:
+    folder.mkdir()
+    lines = []
+    for n in range(articles):
+        body = " ".join(
+            f"Report {n}.{s}: the council of Ward {n} approved {s * 7 + n} new homes on street {s} this week."
+            for s in range(30)
+        )
+        lines.append(json.dumps({"id": f"a{n}", "title": f"Ward {n} housing", "text": body}))
+    (folder / "news.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_a_checkpoint_keeps_whole_batches_only(tmp_path: Path) -> None:
+    checkpoint = EmbeddingCheckpoint(tmp_path, "model-x", dim=4)
+    checkpoint.append(["k1", "k2"], np.arange(8, dtype=np.float32).reshape(2, 4))
+    # A kill in the middle of the next batch: its vectors half written, its keys not at all.
+    with open(checkpoint.folder / "vectors.f32", "ab") as handle:
+        handle.write(np.ones(6, dtype=np.float32).tobytes())
+    assert sorted(checkpoint.load()) == ["k1", "k2"]
+    # A kill while writing keys: the half line is dropped with its vector.
+    checkpoint.append(["k3"], np.full((1, 4), 3, dtype=np.float32))
+    with open(checkpoint.folder / "keys.txt", "ab") as handle:
+        handle.write(b"k4-half")
+    loaded = EmbeddingCheckpoint(tmp_path, "model-x", dim=4).load()
+    assert sorted(loaded) == ["k1", "k2", "k3"] and loaded["k3"].tolist() == [3, 3, 3, 3]
+    assert EmbeddingCheckpoint(tmp_path, "another-model", dim=4).load() == {}  # another model's vectors
+    checkpoint.discard()
+    assert not checkpoint.folder.exists()
+
+
+_SLOW_INGEST = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from rag.embedding.fake import HashingEmbedder
+    from rag.ingest import ingest
+    from rag.settings import Settings
+
+    class Slow(HashingEmbedder):
+        def embed(self, texts):
+            time.sleep(0.3)  # a real model's pace, so that the kill lands mid-run
+            return super().embed(texts)
+
+    ingest([Path(sys.argv[1])], Settings(index_dir=Path(sys.argv[2])), embedder=Slow())
+    """
+)
+
+
+def test_an_ingest_killed_halfway_resumes_and_writes_the_same_index(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path / "corpus")
+    index = tmp_path / "index"
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_INGEST, str(corpus), str(index)], env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    keys = None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        found = list(index.glob(".embedded-*/keys.txt"))
+        if found and found[0].read_bytes().count(b"\n") >= 2 * CHECKPOINT_BATCH:
+            keys = found[0]
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(30)
+    assert keys is not None, "the ingest never checkpointed two batches"
+    assert not (index / "CURRENT").exists()  # killed before it wrote an index
+    saved = keys.read_bytes().count(b"\n")
+
+    embedder = HashingEmbedder()
+    resumed = ingest([corpus], Settings(index_dir=index), embedder=embedder)
+    assert resumed.written and resumed.resumed >= saved - CHECKPOINT_BATCH  # the kill may cut the last batch
+    # The resumed run embeds only what the checkpoint lacks: the killed run embedded at most one
+    # batch beyond what it checkpointed, so no more than that is embedded twice.
+    total_distinct = resumed.resumed + resumed.embedded + resumed.sentences_embedded
+    assert embedder.calls == total_distinct - resumed.resumed
+    assert not list(index.glob(".embedded-*"))  # the checkpoint goes once the index holds the vectors
+
+    clean = tmp_path / "clean"
+    uninterrupted = ingest([corpus], Settings(index_dir=clean), embedder=HashingEmbedder())
+    assert uninterrupted.index_version == resumed.index_version
+    for name in ("chunk_vectors.npy", "sentence_vectors.npy", "chunks.jsonl", "sentences.jsonl"):
+        assert (current_generation(index) / name).read_bytes() == (current_generation(clean) / name).read_bytes()
