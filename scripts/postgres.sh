@@ -37,7 +37,11 @@ install() {
   if ls "$sharedir"/extension/vector--0.8*.sql >/dev/null 2>&1; then
     return
   fi
-  [ -x "$PG_BIN/pg_config" ] || "${apt[@]}" install --no-install-recommends postgresql-server-dev-15 make gcc >/dev/null
+  # The server's headers (pg_config alone may come from the client packages).
+  if [ ! -f "$("$PG_BIN/pg_config" --includedir-server 2>/dev/null || echo /nonexistent)/postgres.h" ]; then
+    "${apt[@]}" update >/dev/null
+    "${apt[@]}" install --no-install-recommends postgresql-server-dev-15 make gcc >/dev/null
+  fi
   command -v dpkg-source >/dev/null || "${apt[@]}" install --no-install-recommends dpkg-dev >/dev/null
   local work
   work=$(mktemp -d)
@@ -50,7 +54,7 @@ install() {
   apt-get -q "${src[@]}" update >/dev/null
   (cd "$work" && apt-get -q "${src[@]}" source --download-only pgvector=0.8.0-1 >/dev/null 2>&1)
   # apt checks the .dsc against the signed Sources index, dpkg-source every file against the .dsc.
-  (cd "$work" && dpkg-source -x pgvector_0.8.0-1.dsc src >/dev/null)
+  (cd "$work" && dpkg-source -x pgvector_0.8.0-1.dsc src >/dev/null 2>&1)
   make -s -C "$work/src" -j2 PG_CONFIG="$PG_BIN/pg_config" >/dev/null
   make -s -C "$work/src" install PG_CONFIG="$PG_BIN/pg_config" >/dev/null
   rm -rf "$work"
