@@ -356,6 +356,8 @@ class _Embedding:
             if key not in self.known and key not in missing:
                 missing[key] = text
         todo = list(missing.items())
+        if todo:
+            self.report(0, len(todo), label)  # the pass starts: its rate is timed from here
         for begin in range(0, len(todo), CHECKPOINT_BATCH):
             part = todo[begin : begin + CHECKPOINT_BATCH]
             if all(key in self.saved for key, _ in part):

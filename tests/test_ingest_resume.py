@@ -106,3 +106,27 @@ def test_an_ingest_killed_halfway_resumes_and_writes_the_same_index(tmp_path: Pa
     assert uninterrupted.index_version == resumed.index_version
     for name in ("chunk_vectors.npy", "sentence_vectors.npy", "chunks.jsonl", "sentences.jsonl"):
         assert (current_generation(index) / name).read_bytes() == (current_generation(clean) / name).read_bytes()
+
+
+def test_without_a_terminal_progress_is_a_line_now_and_then(capsys) -> None:
+    from rag.ingest import _log_lines
+
+    report = _log_lines(every_s=0.05)
+    report(0, 1000, "chunks")  # the pass starts: nothing to say yet
+    time.sleep(0.1)
+    report(250, 1000, "chunks")
+    report(300, 1000, "chunks")  # too soon after the last line
+    time.sleep(0.06)
+    report(1000, 1000, "chunks")  # the end of a pass is always said
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("rag ingest: embedded 250 of 1,000 chunks (25%), ") and " left" in lines[0]
+    assert lines[1].startswith("rag ingest: embedded 1,000 of 1,000 chunks (100%)") and " left" not in lines[1]
+
+
+def test_the_summary_names_the_time_of_each_stage(tmp_path: Path) -> None:
+    summary = ingest([_corpus(tmp_path / "corpus", articles=3)], Settings(index_dir=tmp_path / "i"),
+                     embedder=HashingEmbedder())
+    assert set(summary.stages) == {"parse", "chunk", "embed", "write"}
+    assert all(seconds >= 0 for seconds in summary.stages.values())
+    assert "(parse " in summary.line() and "write " in summary.line()
