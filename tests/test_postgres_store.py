@@ -55,6 +55,7 @@ def test_ingest_is_incremental_and_replaces_changed_documents(postgres_url: str,
     assert third.written and third.index_version != first.index_version
     assert 0 < third.embedded < first.chunks
     assert _counts(postgres_url) == (third.documents, third.chunks, third.sentences)
+    _assert_postings_match_chunks(postgres_url)
     data = load_version(postgres_url)
     assert data.version == third.index_version == current_version(postgres_url)
     assert any("harbour cranes" in d.text for d in data.documents)
@@ -66,6 +67,17 @@ def test_ingest_is_incremental_and_replaces_changed_documents(postgres_url: str,
     assert pruned.documents_removed > 0
     assert _counts(postgres_url)[0] == pruned.documents
     assert gone.name not in {d.source for d in load_version(postgres_url).documents}
+    _assert_postings_match_chunks(postgres_url)
+
+
+def _assert_postings_match_chunks(url: str) -> None:
+    """The lexical side's postings and lengths follow every change: one row per chunk and lexeme."""
+    with psycopg.connect(url) as conn:
+        postings, lexemes, unset = conn.execute(
+            "SELECT (SELECT count(*) FROM rag_postings), (SELECT sum(length(tsv)) FROM rag_chunks),"
+            " (SELECT count(*) FROM rag_chunks WHERE n_terms IS NULL)"
+        ).fetchone()
+    assert postings == lexemes and unset == 0
 
 
 def test_the_database_gives_the_file_store_version_and_answers(postgres_url: str, fake_index_dir: Path) -> None:

@@ -6,6 +6,7 @@
                    generated `tsv` column with a GIN index on that same column
     rag_sentences  offsets and vectors of each document's sentences, for the composer
     rag_lexemes    how many chunks hold each lexeme: the lexical side's idf, recounted by each ingest
+    rag_postings   (lexeme, chunk, term frequency) from each chunk's tsvector: BM25 scored by lookups
 
 Chunks and sentences carry the sha256 of their text: re-ingest reuses a vector by it.
 """
@@ -24,6 +25,15 @@ HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
 TEXT_CONFIG = "english"
 RECOUNT_LEXEMES = "INSERT INTO rag_lexemes SELECT word, ndoc FROM ts_stat('SELECT tsv FROM rag_chunks')"
+# The postings of the chunks `WHERE` selects, then their lengths (in terms) from those postings.
+ADD_POSTINGS = (
+    "INSERT INTO rag_postings (lexeme, chunk_id, tf) SELECT u.lexeme, c.chunk_id,"
+    " coalesce(array_length(u.positions, 1), 1) FROM rag_chunks c, unnest(c.tsv) AS u WHERE {where}"
+)
+SET_LENGTHS = (
+    "UPDATE rag_chunks c SET n_terms = s.n FROM (SELECT chunk_id, sum(tf) AS n FROM rag_postings"
+    " GROUP BY chunk_id) AS s WHERE c.chunk_id = s.chunk_id AND c.n_terms IS NULL"
+)
 
 
 def create(conn: psycopg.Connection, dim: int) -> None:
@@ -60,8 +70,9 @@ def create(conn: psycopg.Connection, dim: int) -> None:
             " n_tokens integer NOT NULL, text text NOT NULL, text_sha text NOT NULL,"
             " source text NOT NULL, published date,"
             f" embedding vector({int(dim)}) NOT NULL,"
-            f" tsv tsvector GENERATED ALWAYS AS (to_tsvector('{TEXT_CONFIG}', text)) STORED)"
+            f" tsv tsvector GENERATED ALWAYS AS (to_tsvector('{TEXT_CONFIG}', text)) STORED, n_terms integer)"
         )
+        conn.execute("ALTER TABLE rag_chunks ADD COLUMN IF NOT EXISTS n_terms integer")
         conn.execute(
             "CREATE TABLE IF NOT EXISTS rag_sentences ("
             " doc_id text NOT NULL REFERENCES rag_documents ON DELETE CASCADE, ord integer NOT NULL,"
@@ -69,14 +80,22 @@ def create(conn: psycopg.Connection, dim: int) -> None:
             f" embedding vector({int(dim)}) NOT NULL, PRIMARY KEY (doc_id, ord))"
         )
         conn.execute("CREATE TABLE IF NOT EXISTS rag_lexemes (word text PRIMARY KEY, ndoc integer NOT NULL)")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS rag_postings (lexeme text NOT NULL,"
+            " chunk_id text NOT NULL REFERENCES rag_chunks ON DELETE CASCADE, tf integer NOT NULL,"
+            " PRIMARY KEY (lexeme, chunk_id))"
+        )
+        conn.execute("CREATE INDEX IF NOT EXISTS rag_postings_chunk ON rag_postings (chunk_id)")
         create_search_indexes(conn)
         conn.execute("CREATE INDEX IF NOT EXISTS rag_chunks_doc ON rag_chunks (doc_id, ord)")
         conn.execute("CREATE INDEX IF NOT EXISTS rag_chunks_published ON rag_chunks (published)")
         conn.execute("CREATE INDEX IF NOT EXISTS rag_chunks_source ON rag_chunks (source)")
         conn.execute("CREATE INDEX IF NOT EXISTS rag_chunks_sha ON rag_chunks (text_sha)")
         conn.execute("CREATE INDEX IF NOT EXISTS rag_sentences_sha ON rag_sentences (text_sha)")
-        # A database from before the lexeme counts existed gets them once.
+        # A database from before the lexeme counts and postings existed gets them once.
         conn.execute(RECOUNT_LEXEMES + " WHERE NOT EXISTS (SELECT 1 FROM rag_lexemes)")
+        conn.execute(ADD_POSTINGS.format(where="NOT EXISTS (SELECT 1 FROM rag_postings)"))
+        conn.execute(SET_LENGTHS)
     check(conn, dim)
 
 

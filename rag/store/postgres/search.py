@@ -17,17 +17,18 @@ from rag.store.postgres.connect import describe, shared_pool
 from rag.store.postgres.schema import TEXT_CONFIG
 from rag.types import Candidate, Filters
 
-# The lexical side scores a chunk BM25-style: the sum over the question's terms of idf(term) x
-# ts_rank(chunk, term) (term frequency, damped by the chunk's length), with idf from each
-# lexeme's chunk count (`rag_lexemes`). Only the question's rarest terms take part: they carry
-# nearly all of the idf mass, a tsquery stays far below the size at which a long question
-# overflows its stack and silently loses its keyword half (R2R #2293), and fewer common words
-# means fewer matching rows to rank.
+# The lexical side is BM25 (k1 1.5, b 0.75, as bm25s) over the chunks' tsvector lexemes: idf from
+# each lexeme's chunk count (`rag_lexemes`), term frequencies and chunk lengths from
+# `rag_postings`, so a chunk's score is a few index lookups, not a pass over its text. Only the
+# question's rarest terms take part: they carry nearly all of the idf mass, and a tsquery-sized
+# term list stays far below what overflows a query (R2R #2293 lost its keyword half that way).
 MAX_QUERY_TERMS = 12
 # A chunk enters the lexical candidates by holding one of the question's rare terms (in at most
 # this share of chunks; all terms when none is rare): one holding only common words would rank
-# below them anyway, and ranking every chunk that says "recent" is most of the query's cost.
+# below them anyway, and scoring every chunk that says "recent" would be most of the query's cost.
 RARE_SHARE = 0.05
+BM25_K1 = 1.5
+BM25_B = 0.75
 # HNSW candidate list: at least the rows asked for; the iterative scan goes on past it when a
 # filter rejects rows, up to hnsw.max_scan_tuples.
 MIN_EF_SEARCH = 64
@@ -62,19 +63,23 @@ WITH dense AS MATERIALIZED (
 ), dense_ranked AS (
     SELECT chunk_id, -distance AS cosine, row_number() OVER (ORDER BY distance, chunk_id) AS rank FROM dense
 ), terms AS MATERIALIZED (
-    SELECT quote_literal(l.word)::tsquery AS query, l.ndoc <= %(size)s * %(rare_share)s AS rare,
+    SELECT l.word, l.ndoc <= %(size)s * %(rare_share)s AS rare,
            ln((%(size)s - l.ndoc + 0.5) / (l.ndoc + 0.5) + 1) AS idf
     FROM (SELECT DISTINCT unnest(tsvector_to_array(to_tsvector({config}, %(text)s))) AS word) AS w
     JOIN rag_lexemes l USING (word) ORDER BY idf DESC, l.word LIMIT %(terms)s
-), matching AS (
-    SELECT string_agg(t.query::text, ' | ')::tsquery AS query FROM terms t
-    WHERE t.rare OR NOT EXISTS (SELECT 1 FROM terms WHERE rare)
+), candidates AS MATERIALIZED (
+    -- The GIN index on tsv finds the chunks holding a rare term (the filters apply here).
+    SELECT c.chunk_id, c.n_terms FROM rag_chunks c
+    WHERE c.tsv @@ (SELECT string_agg(quote_literal(t.word), ' | ')::tsquery FROM terms t
+                    WHERE t.rare OR NOT EXISTS (SELECT 1 FROM terms WHERE rare))
+      AND {where_c}
 ), lexical AS (
-    SELECT chunk_id, row_number() OVER (ORDER BY score DESC, chunk_id) AS rank FROM (
-        SELECT c.chunk_id, (SELECT sum(t.idf * ts_rank(c.tsv, t.query, 1)) FROM terms t) AS score
-        FROM rag_chunks c
-        WHERE c.tsv @@ (SELECT query FROM matching) AND {where_c}
-    ) AS scored ORDER BY score DESC, chunk_id LIMIT %(k)s
+    SELECT k.chunk_id, row_number() OVER (ORDER BY sum(
+               t.idf * p.tf * (%(k1)s + 1)
+               / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * coalesce(k.n_terms, 0) / %(avg_terms)s))
+           ) DESC, k.chunk_id) AS rank
+    FROM candidates k CROSS JOIN terms t JOIN rag_postings p ON p.lexeme = t.word AND p.chunk_id = k.chunk_id
+    GROUP BY k.chunk_id ORDER BY rank LIMIT %(k)s
 )
 SELECT c.chunk_id,
        coalesce(%(dense_weight)s / (%(rrf_k)s + d.rank), 0)
@@ -99,8 +104,10 @@ class PostgresStore:
         version: str,
         weights: tuple[float, float] = (1.0, 1.0),
         rrf_k: int = 60,
+        avg_terms: float = 1.0,
     ) -> None:
         self.pool = pool
+        self.avg_terms = max(1.0, avg_terms)  # BM25's average chunk length, in terms
         self.url = url
         self.rows = dict(rows)
         self._version = version
@@ -112,7 +119,13 @@ class PostgresStore:
         """The store for a loaded version, on this process's shared pool for `url`."""
         rows = {c.chunk_id: i for i, c in enumerate(data.chunks)}
         weights = (config.dense_weight, config.bm25_weight)
-        return cls(shared_pool(url, connections), url, rows, data.version, weights, config.rrf_k)
+        pool = shared_pool(url, connections)
+        try:
+            with pool.connection() as conn:
+                (avg_terms,) = conn.execute("SELECT coalesce(avg(n_terms), 1) FROM rag_chunks").fetchone()
+        except psycopg.Error as exc:
+            raise StoreUnavailableError(describe(exc, url)) from None
+        return cls(pool, url, rows, data.version, weights, config.rrf_k, float(avg_terms))
 
     @property
     def size(self) -> int:
@@ -131,6 +144,7 @@ class PostgresStore:
         params |= {
             "vector": np.asarray(vector, dtype=np.float32), "k": int(k), "text": query,
             "size": len(self.rows), "terms": MAX_QUERY_TERMS, "rare_share": RARE_SHARE,
+            "k1": BM25_K1, "b": BM25_B, "avg_terms": self.avg_terms,
             "dense_weight": float(self.weights[0]), "lexical_weight": float(self.weights[1]), "rrf_k": int(self.rrf_k),
         }
         try:

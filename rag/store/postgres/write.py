@@ -135,6 +135,8 @@ class PostgresWriter:
                 schema.create_search_indexes(conn)
             conn.execute("DELETE FROM rag_lexemes")
             conn.execute(schema.RECOUNT_LEXEMES)
+            conn.execute(schema.ADD_POSTINGS.format(where="c.doc_id = ANY(%s)"), (sorted(changed),))
+            conn.execute(schema.SET_LENGTHS)
             conn.execute(
                 "INSERT INTO rag_manifest (id, index_version, manifest, answer_settings) VALUES (true, %s, %s, %s)"
                 " ON CONFLICT (id) DO UPDATE SET index_version = EXCLUDED.index_version,"
