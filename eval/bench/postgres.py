@@ -5,6 +5,7 @@
   indexes this checkout has built: the news benchmark's and the training corpus's; random vectors
   would make every HNSW look broken). Queries are the news benchmark's questions, embedded. A
   filtered search (a tenth of the rows pass) must still return 10 rows.
+- hybrid: the store's whole search (HNSW + BM25 fused in one query) at 100k chunks of news text.
 - servers: the seed corpus in the database, `/ask` throughput at 16 clients for one and for two
   `rag serve` processes on it, and sequential `/ask` p50 against the file store's.
 
@@ -47,6 +48,7 @@ class PostgresOptions:
     load_seconds: float = 20.0
     clients: int = 16
     sequential_requests: int = 40
+    hybrid_chunks: int = 100_000  # 0: skip the whole-search part
     log: Callable[[str], None] = field(default=lambda message: None)
 
 
@@ -56,8 +58,59 @@ def run_postgres(url: str, options: PostgresOptions) -> dict[str, Any]:
     result: dict[str, Any] = {
         "vectors": vector_figures(_sibling(url, "vectors"), vectors, queries, options.ef_search, options.log)
     }
+    if options.hybrid_chunks:
+        result["hybrid"] = hybrid_figures(_sibling(url, "hybrid"), options.hybrid_chunks, options.queries, options.log)
     result["servers"] = _server_part(_sibling(url, "seed"), options)
     return result
+
+
+def hybrid_figures(url: str, chunks: int, queries: int, log: Callable[[str], None]) -> dict[str, Any]:
+    """The store's whole search (HNSW + BM25 + fusion, one query) at `chunks` chunks of real news
+    text: the news corpus repeated under new ids until it is that large, embedded with the hashing
+    embedder (384-d) to keep the build to minutes; the real-vector HNSW figures are `vector_figures`'."""
+    import gzip
+    import tempfile
+
+    from rag.answer.config import AnswerConfig
+    from rag.embedding.fake import HashingEmbedder
+    from rag.ingest import ingest
+    from rag.settings import Settings
+    from rag.store.postgres.load import load_version
+    from rag.store.postgres.search import PostgresStore
+
+    with gzip.open(NEWS / "corpus.jsonl.gz", "rt", encoding="utf-8") as handle:
+        articles = [json.loads(line) for line in handle if line.strip()]
+    embedder = HashingEmbedder(dim=384)
+    with tempfile.TemporaryDirectory(prefix="rag-bench-hybrid-") as tmp:
+        corpus = Path(tmp) / "corpus.jsonl"
+        copies = 0
+        with open(corpus, "w", encoding="utf-8") as out:
+            # ~9.5 chunks an article: enough copies for `chunks` chunks.
+            while copies * len(articles) * 9.5 < chunks:
+                for article in articles:
+                    out.write(json.dumps({**article, "id": f"{article['id']}-copy{copies}"}) + "\n")
+                copies += 1
+        started = time.perf_counter()
+        summary = ingest([corpus], Settings(store=url, index_dir=Path(tmp) / "home"), embedder=embedder)
+        ingest_s = time.perf_counter() - started
+    log(f"bench postgres: hybrid store of {summary.chunks} chunks ingested in {ingest_s:.0f} s")
+    data = load_version(url)
+    store = PostgresStore.for_index(url, data, AnswerConfig.defaults(), connections=2)
+    questions = [json.loads(line)["question"] for line in (NEWS / "questions.jsonl").read_text().splitlines()]
+    questions = questions[:queries]
+    vectors = [embedder.embed_query(q) for q in questions]
+    pool = AnswerConfig.defaults().candidate_pool
+    for q, v in zip(questions[:20], vectors[:20], strict=True):
+        store.search(q, v, pool)  # warm the indexes' pages
+    times, found = [], []
+    for q, v in zip(questions, vectors, strict=True):
+        t = time.perf_counter()
+        found.append(len(store.search(q, v, pool)))
+        times.append((time.perf_counter() - t) * 1000)
+    return {
+        "chunks": summary.chunks, "sentences": summary.sentences, "ingest_s": round(ingest_s, 1),
+        "k_per_side": pool, "latency_ms": percentiles(times), "mean_candidates": round(float(np.mean(found)), 1),
+    }
 
 
 def _sibling(url: str, suffix: str) -> str:

@@ -82,6 +82,7 @@ def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             _target("PostgreSQL 100k search p95 (ef 64)", _get(vectors, "unfiltered", "latency_ms", "p95"), 20, "<=",
                     "ms"),
             _target("PostgreSQL 100k recall@10 (ef 64)", _get(vectors, "unfiltered", "recall_at_10"), 0.95, ">="),
+            _target("PostgreSQL 100k hybrid search p95", _get(pg, "hybrid", "latency_ms", "p95"), 20, "<=", "ms"),
             _target("PostgreSQL filtered: queries short of 10", _get(vectors, "filtered_10pct", "queries_short_of_10"),
                     0, "<="),
             _target("PostgreSQL /ask p50 / file store's", servers.get("ask_p50_over_file_store"), 2.0, "<="),
@@ -257,6 +258,13 @@ def _print_postgres(console: Console, pg: dict[str, Any]) -> None:
             table.add_row(ef, kind, f"{latency['p50']:.2f}", f"{latency['p95']:.2f}", f"{figures['recall_at_10']:.3f}",
                           str(figures["queries_short_of_10"]))
     console.print(table)
+    hybrid = pg.get("hybrid") or {}
+    if hybrid:
+        latency = hybrid["latency_ms"]
+        console.print(
+            f"PostgreSQL whole search (HNSW + BM25 + RRF, {hybrid['k_per_side']} a side) at {hybrid['chunks']:,} "
+            f"chunks: p50 {latency['p50']:.1f} ms, p95 {latency['p95']:.1f} ms (ingested in {hybrid['ingest_s']} s)"
+        )
     servers = pg.get("servers") or {}
     if servers:
         table = Table(title="PostgreSQL store: rag serve processes on one database (seed corpus)")

@@ -64,7 +64,9 @@ class BenchOptions:
 
     def postgres_options(self) -> PostgresOptions:
         if self.quick:
-            return PostgresOptions(vectors=20_000, queries=50, ef_search=(64,), load_seconds=5.0, log=self.log)
+            return PostgresOptions(
+                vectors=20_000, queries=50, ef_search=(64,), load_seconds=5.0, hybrid_chunks=0, log=self.log
+            )
         return PostgresOptions(log=self.log)
 
     def scale_options(self) -> ScaleOptions:
