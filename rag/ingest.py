@@ -174,7 +174,7 @@ def _ingest_postgres(
         chunk_keys = [_text_key(c.text) for c in chunks]
         sentence_keys = [_text_key(s.text) for s in sentences]
         known = writer.known_vectors(chunk_keys + sentence_keys)
-        embedding = _start_embedding(settings.index_dir, embedder, known, *progress)
+        embedding = _start_embedding(settings.index_dir, embedder, known, *progress, scope=url)
         chunk_vectors = embedding.vectors_for([c.text for c in chunks], "chunks")
         embedded_c = embedding.embedded
         sentence_vectors = embedding.vectors_for([s.text for s in sentences], "sentences")
@@ -185,6 +185,7 @@ def _ingest_postgres(
             sentences=sentences, sentence_vectors=sentence_vectors, sentence_keys=sentence_keys,
             manifest=plan.manifest(embedder, {"type": "pgvector-hnsw"}), answer_settings=plan.answer_settings,
         )
+        writer.tidy()
         embedding.checkpoint.discard()
         return plan.summary(
             previous_chunks, previous_ids, embedded_c, embedded_s, written=True, started=started,
@@ -376,10 +377,11 @@ class _Embedding:
 
 
 def _start_embedding(
-    index_dir: Path, embedder: Embedder, known: dict[str, np.ndarray], progress: bool, log_every_s: float | None
+    index_dir: Path, embedder: Embedder, known: dict[str, np.ndarray], progress: bool, log_every_s: float | None,
+    scope: str = "",
 ) -> _Embedding:
     index_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint = EmbeddingCheckpoint(index_dir, embedder.name, embedder.dim)
+    checkpoint = EmbeddingCheckpoint(index_dir, embedder.name, embedder.dim, scope)
     return _Embedding(embedder, known, checkpoint.load(), checkpoint, _progress_reporter(progress, log_every_s))
 
 

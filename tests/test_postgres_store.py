@@ -23,6 +23,12 @@ from rag.store.postgres.write import _LOCK_KEY
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 
 
+@pytest.fixture(autouse=True)
+def _own_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings' default index folder (the ingest checkpoint's home) is this test's own."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _counts(url: str) -> tuple[int, int, int]:
     with psycopg.connect(url) as conn:
         return tuple(  # type: ignore[return-value]

@@ -30,6 +30,12 @@ SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 STORES = ("numpy", "faiss-flat", "faiss-hnsw", "postgresql")
 
 
+@pytest.fixture(autouse=True)
+def _own_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings' default index folder (the ingest checkpoint's home) is this test's own."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _in_process(data: IndexData, dense) -> InProcessStore:
     documents = {d.doc_id: d for d in data.documents}
     bm25 = BM25Index([c.text for c in data.chunks])

@@ -23,8 +23,10 @@ import numpy as np
 
 
 class EmbeddingCheckpoint:
-    def __init__(self, index_dir: Path, model: str, dim: int) -> None:
-        digest = hashlib.sha256(model.encode()).hexdigest()[:12]
+    def __init__(self, index_dir: Path, model: str, dim: int, scope: str = "") -> None:
+        """`scope`: what else the vectors are for (the PostgreSQL store's URL: two databases ingested
+        from one folder at once must not share a checkpoint)."""
+        digest = hashlib.sha256(f"{model}\0{scope}".encode()).hexdigest()[:12]
         self.folder = Path(index_dir) / f".embedded-{digest}"
         self.dim = dim
         self._keys = self.folder / "keys.txt"

@@ -86,6 +86,8 @@ def create(conn: psycopg.Connection, dim: int) -> None:
             " PRIMARY KEY (lexeme, chunk_id))"
         )
         conn.execute("CREATE INDEX IF NOT EXISTS rag_postings_chunk ON rag_postings (chunk_id)")
+        # A term's posting list read from the index alone (with the visibility map set by VACUUM).
+        conn.execute("CREATE INDEX IF NOT EXISTS rag_postings_cover ON rag_postings (lexeme) INCLUDE (chunk_id, tf)")
         create_search_indexes(conn)
         conn.execute("CREATE INDEX IF NOT EXISTS rag_chunks_doc ON rag_chunks (doc_id, ord)")
         conn.execute("CREATE INDEX IF NOT EXISTS rag_chunks_published ON rag_chunks (published)")

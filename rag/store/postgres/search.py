@@ -64,7 +64,7 @@ WITH dense AS MATERIALIZED (
     SELECT chunk_id, -distance AS cosine, row_number() OVER (ORDER BY distance, chunk_id) AS rank FROM dense
 ), terms AS MATERIALIZED (
     SELECT l.word, l.ndoc <= %(size)s * %(rare_share)s AS rare,
-           ln((%(size)s - l.ndoc + 0.5) / (l.ndoc + 0.5) + 1) AS idf
+           ln((%(size)s - l.ndoc + 0.5) / (l.ndoc + 0.5) + 1)::float8 AS idf
     FROM (SELECT DISTINCT unnest(tsvector_to_array(to_tsvector({config}, %(text)s))) AS word) AS w
     JOIN rag_lexemes l USING (word) ORDER BY idf DESC, l.word LIMIT %(terms)s
 ), candidates AS MATERIALIZED (
@@ -74,12 +74,13 @@ WITH dense AS MATERIALIZED (
                     WHERE t.rare OR NOT EXISTS (SELECT 1 FROM terms WHERE rare))
       AND {where_c}
 ), lexical AS (
-    SELECT k.chunk_id, row_number() OVER (ORDER BY sum(
+    -- Each term's posting list once (an index range), joined to the candidates by hash.
+    SELECT p.chunk_id, row_number() OVER (ORDER BY sum(
                t.idf * p.tf * (%(k1)s + 1)
                / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * coalesce(k.n_terms, 0) / %(avg_terms)s))
-           ) DESC, k.chunk_id) AS rank
-    FROM candidates k CROSS JOIN terms t JOIN rag_postings p ON p.lexeme = t.word AND p.chunk_id = k.chunk_id
-    GROUP BY k.chunk_id ORDER BY rank LIMIT %(k)s
+           ) DESC, p.chunk_id) AS rank
+    FROM terms t JOIN rag_postings p ON p.lexeme = t.word JOIN candidates k ON k.chunk_id = p.chunk_id
+    GROUP BY p.chunk_id ORDER BY rank LIMIT %(k)s
 )
 SELECT c.chunk_id,
        coalesce(%(dense_weight)s / (%(rrf_k)s + d.rank), 0)

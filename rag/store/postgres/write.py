@@ -144,6 +144,16 @@ class PostgresWriter:
                 (manifest["index_version"], json.dumps(manifest), json.dumps(answer_settings)),
             )
 
+    def tidy(self) -> None:
+        """After a commit: statistics for the planner, and the visibility map the posting lists'
+        index-only scans need (measured on news: search 16.6 ms -> 8.6 ms). Outside any transaction."""
+        conn = self.conn
+        conn.autocommit = True
+        try:
+            conn.execute("VACUUM (ANALYZE) rag_chunks, rag_postings, rag_lexemes, rag_documents")
+        finally:
+            conn.autocommit = False
+
     def _renumber(self, documents: list[Document], changed: set[str]) -> None:
         """Unchanged documents keep their rows but take their place in the new order."""
         ids = [d.doc_id for d in documents if d.doc_id not in changed]
