@@ -58,6 +58,19 @@ def _configure(conn: psycopg.Connection) -> None:
     conn.commit()
 
 
+# Search settings of a serving connection, set once: iterative index scans keep walking the HNSW
+# graph until k rows pass a filter (pgvector #259); the candidate list starts at 64.
+SEARCH_SETTINGS = {"hnsw.iterative_scan": "relaxed_order", "hnsw.ef_search": "64"}
+
+
+def _configure_search(conn: psycopg.Connection) -> None:
+    """A pooled connection: autocommit (a search is one statement, one round trip) and the search settings."""
+    with suppress(psycopg.ProgrammingError):
+        register_vector(conn)
+    for name, value in SEARCH_SETTINGS.items():
+        conn.execute("SELECT set_config(%s, %s, false)", (name, value))
+
+
 @contextmanager
 def connection(url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
     """One connection (ingest, schema checks); closed on exit."""
@@ -100,8 +113,8 @@ def open_pool(url: str, size: int) -> ConnectionPool:
     """A pool for a serving process: `size` connections, checked before use after a failure."""
     check_url(url)
     pool = ConnectionPool(
-        url, min_size=1, max_size=size, open=False, configure=_configure, check=ConnectionPool.check_connection,
-        kwargs={"connect_timeout": CONNECT_TIMEOUT_S}, name="rag",
+        url, min_size=1, max_size=size, open=False, configure=_configure_search, check=ConnectionPool.check_connection,
+        kwargs={"connect_timeout": CONNECT_TIMEOUT_S, "autocommit": True}, name="rag",
     )
     try:
         pool.open(wait=True, timeout=CONNECT_TIMEOUT_S * 2)

@@ -29,9 +29,6 @@ MAX_QUERY_TERMS = 12
 RARE_SHARE = 0.05
 BM25_K1 = 1.5
 BM25_B = 0.75
-# HNSW candidate list: at least the rows asked for; the iterative scan goes on past it when a
-# filter rejects rows, up to hnsw.max_scan_tuples.
-MIN_EF_SEARCH = 64
 
 
 def filter_clause(filters: Filters | None, alias: str = "") -> tuple[sql.Composable, dict[str, Any]]:
@@ -149,11 +146,9 @@ class PostgresStore:
             "dense_weight": float(self.weights[0]), "lexical_weight": float(self.weights[1]), "rrf_k": int(self.rrf_k),
         }
         try:
-            with self.pool.connection() as conn, conn.transaction():
-                # Iterative scans keep walking the graph until k rows pass the filter.
-                conn.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true),"
-                              " set_config('hnsw.ef_search', %s, true)", (str(max(MIN_EF_SEARCH, int(k))),))
-                found = conn.execute(statement, params).fetchall()
+            with self.pool.connection() as conn:
+                # Binary parameters: the query vector is sent as 1.5 KB of floats, not formatted as text.
+                found = conn.execute(statement, params, binary=True).fetchall()
         except psycopg.Error as exc:
             raise StoreUnavailableError(describe(exc, self.url)) from None
         out = [Candidate(self.rows[cid], float(score), float(cos)) for cid, score, cos in found if cid in self.rows]
