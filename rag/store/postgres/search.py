@@ -1,4 +1,4 @@
-"""The PostgreSQL `VectorStore`: HNSW and full-text candidates fused by reciprocal rank in one query."""
+"""The PostgreSQL `VectorStore`: HNSW and BM25 candidates fused by reciprocal rank, in one SQL query."""
 
 from __future__ import annotations
 
