@@ -11,6 +11,7 @@ thread after a bounded age.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Protocol
 
 from rag.answer.names import capitalised_words
@@ -44,7 +45,7 @@ class ThreadMemory(Protocol):
 
 
 class SQLiteThreads:
-    def __init__(self, path, max_age_s: float) -> None:
+    def __init__(self, path: Path, max_age_s: float) -> None:
         self.max_age_s = max_age_s
         self.file = SQLiteFile(
             path,
