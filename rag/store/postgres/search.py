@@ -23,10 +23,11 @@ from rag.types import Candidate, Filters
 # question's rarest terms take part: they carry nearly all of the idf mass, and a tsquery-sized
 # term list stays far below what overflows a query (R2R #2293 lost its keyword half that way).
 MAX_QUERY_TERMS = 12
-# A chunk enters the lexical candidates by holding one of the question's rare terms (in at most
-# this share of chunks; all terms when none is rare): one holding only common words would rank
-# below them anyway, and scoring every chunk that says "recent" would be most of the query's cost.
-RARE_SHARE = 0.05
+# A chunk enters the lexical candidates by holding one of the question's rarest terms: terms are
+# taken rarest first while the chunks holding them stay under this many (the rarest one always),
+# so the chunks to score stay bounded however large the archive grows; a chunk holding only
+# common words would rank below them anyway.
+MAX_CANDIDATES = 2000
 BM25_K1 = 1.5
 BM25_B = 0.75
 
@@ -60,15 +61,17 @@ WITH dense AS MATERIALIZED (
 ), dense_ranked AS (
     SELECT chunk_id, -distance AS cosine, row_number() OVER (ORDER BY distance, chunk_id) AS rank FROM dense
 ), terms AS MATERIALIZED (
-    SELECT l.word, l.ndoc <= %(size)s * %(rare_share)s AS rare,
-           ln((%(size)s - l.ndoc + 0.5) / (l.ndoc + 0.5) + 1)::float8 AS idf
-    FROM (SELECT DISTINCT unnest(tsvector_to_array(to_tsvector({config}, %(text)s))) AS word) AS w
-    JOIN rag_lexemes l USING (word) ORDER BY idf DESC, l.word LIMIT %(terms)s
+    SELECT word, idf, coalesce(sum(ndoc) OVER (ORDER BY ndoc, word ROWS BETWEEN UNBOUNDED PRECEDING
+                                               AND 1 PRECEDING), 0) < %(max_candidates)s AS rare
+    FROM (
+        SELECT l.word, l.ndoc, ln((%(size)s - l.ndoc + 0.5) / (l.ndoc + 0.5) + 1)::float8 AS idf
+        FROM (SELECT DISTINCT unnest(tsvector_to_array(to_tsvector({config}, %(text)s))) AS word) AS w
+        JOIN rag_lexemes l USING (word) ORDER BY idf DESC, l.word LIMIT %(terms)s
+    ) AS picked
 ), candidates AS MATERIALIZED (
     -- The GIN index on tsv finds the chunks holding a rare term (the filters apply here).
     SELECT c.chunk_id, c.n_terms FROM rag_chunks c
-    WHERE c.tsv @@ (SELECT string_agg(quote_literal(t.word), ' | ')::tsquery FROM terms t
-                    WHERE t.rare OR NOT EXISTS (SELECT 1 FROM terms WHERE rare))
+    WHERE c.tsv @@ (SELECT string_agg(quote_literal(t.word), ' | ')::tsquery FROM terms t WHERE t.rare)
       AND {where_c}
 ), lexical AS (
     -- Each term's posting list once (an index range), joined to the candidates by hash.
@@ -141,7 +144,7 @@ class PostgresStore:
         statement = sql.SQL(_QUERY).format(where=where, where_c=where_c, config=sql.Literal(TEXT_CONFIG))
         params |= {
             "vector": np.asarray(vector, dtype=np.float32), "k": int(k), "text": query,
-            "size": len(self.rows), "terms": MAX_QUERY_TERMS, "rare_share": RARE_SHARE,
+            "size": len(self.rows), "terms": MAX_QUERY_TERMS, "max_candidates": MAX_CANDIDATES,
             "k1": BM25_K1, "b": BM25_B, "avg_terms": self.avg_terms,
             "dense_weight": float(self.weights[0]), "lexical_weight": float(self.weights[1]), "rrf_k": int(self.rrf_k),
         }
