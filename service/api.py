@@ -185,12 +185,9 @@ async def get_document(
 def add_links(settings: Settings, passages: list[dict[str, Any]]) -> None:
     """Each passage gets the link to its article's page with the passage marked."""
     for passage in passages:
-        passage["link"] = document_link(settings, passage["doc_id"], passage["start"], passage["end"])
-
-
-def document_link(settings: Settings, doc_id: str, start: int, end: int) -> str:
-    path = document_page.document_path(doc_id, [(start, end)])
-    return settings.public_url.rstrip("/") + path if settings.public_url else path
+        passage["link"] = document_page.document_link(
+            settings.public_url, passage["doc_id"], passage["start"], passage["end"]
+        )
 
 
 def _jsonable(metadata: dict[str, Any]) -> dict[str, Any]:

@@ -65,6 +65,12 @@ def document_path(doc_id: str, spans: Sequence[tuple[int, int]] = ()) -> str:
     return path + "?" + "&".join(f"hl={s}-{e}" for s, e in spans) + "#hl-1"
 
 
+def document_link(public_url: str | None, doc_id: str, start: int, end: int) -> str:
+    """A citation's link: the page path, absolute when the service has a public address."""
+    path = document_path(doc_id, [(start, end)])
+    return public_url.rstrip("/") + path if public_url else path
+
+
 def render(document: Document, spans: Sequence[tuple[int, int]], index_version: str) -> str:
     text = document.text
     body: list[str] = []

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rag.types import Answer, Citation, followable_url
-from service.document_page import document_path
+from service.document_page import document_link
 
 MAX_SECTION_CHARS = 3000
 MAX_BLOCKS = 50
@@ -73,7 +73,7 @@ def citation_url(citation: Citation, public_url: str | None) -> str | None:
     """The service's page of the article with the quote marked when the service has a public
     address; otherwise the article's own URL."""
     if public_url:
-        return public_url.rstrip("/") + document_path(citation.doc_id, [(citation.start, citation.end)])
+        return document_link(public_url, citation.doc_id, citation.start, citation.end)
     return citation.url
 
 

@@ -26,18 +26,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 
-from eval.bench.http_load import ServerProcess
+from eval.bench.http_load import QuestionPool, ServerProcess, _ask, _client
+from eval.bench.http_load import _sequential as _sequential_asks
 from eval.bench.stats import percentiles
 from rag.store.postgres.schema import HNSW_EF_CONSTRUCTION, HNSW_M
 
 REPO = Path(__file__).resolve().parents[2]
 NEWS = REPO.parent / "shared" / "benchmarks" / "realtimeqa-2022-2024"
 VECTOR_SOURCES = ("eval/out/cache/*/index/v-*", "training/out/index/v-*")
+TOP_K = 5
 
 
 @dataclass
@@ -231,7 +232,7 @@ def _server_part(url: str, options: PostgresOptions) -> dict[str, Any]:
 
     from eval.bench.inprocess import load_questions
 
-    questions = load_questions()
+    pool = QuestionPool(load_questions())  # never the same text twice: every request is a real model call
     with tempfile.TemporaryDirectory(prefix="rag-bench-pg-") as tmp:
         home = Path(tmp) / "index"
         subprocess.run(_rag("ingest", str(REPO / "seeds"), "--index", str(home)), check=True, timeout=900)
@@ -240,13 +241,13 @@ def _server_part(url: str, options: PostgresOptions) -> dict[str, Any]:
         )
         result: dict[str, Any] = {}
         with _serving(home) as file_base:
-            result["file_store_sequential_ask_ms"] = _sequential(file_base, questions, options.sequential_requests)
+            result["file_store_sequential_ask_ms"] = _sequential(file_base, pool, options.sequential_requests)
         with _serving(home, "--store", url) as first:
-            result["postgres_sequential_ask_ms"] = _sequential(first, questions, options.sequential_requests)
-            result["one_server"] = _load([first], questions, options)
+            result["postgres_sequential_ask_ms"] = _sequential(first, pool, options.sequential_requests)
+            result["one_server"] = _load([first], pool, options)
             options.log(f"bench postgres: one server {result['one_server']}")
             with _serving(home, "--store", url) as second:
-                result["two_servers"] = _load([first, second], questions, options)
+                result["two_servers"] = _load([first, second], pool, options)
                 options.log(f"bench postgres: two servers {result['two_servers']}")
     one, two = result["one_server"]["requests_per_s"], result["two_servers"]["requests_per_s"]
     result["two_over_one"] = round(two / one, 2) if one else None
@@ -266,55 +267,34 @@ def _serving(home: Path, *extra: str) -> Iterator[str]:
         yield server.url
 
 
-def _sequential(base: str, questions: list[str], count: int) -> dict[str, float]:
-    times = []
-    with httpx.Client(base_url=base, timeout=30) as client:
-        for i in range(count):
-            t = time.perf_counter()
-            client.post("/ask", json={"question": _respaced(questions[i % len(questions)], i)}).raise_for_status()
-            times.append((time.perf_counter() - t) * 1000)
-    return percentiles(times)
+def _sequential(base: str, pool: QuestionPool, count: int) -> dict[str, float]:
+    records = asyncio.run(_sequential_asks(base, [pool.next() for _ in range(count)], TOP_K, warm_up=True))
+    return percentiles([(r.end - r.start) * 1000 for r in records])
 
 
-def _respaced(question: str, i: int) -> str:
-    """The same tokens, a different cache key: every request pays for a real model call."""
-    gap = " " * (1 + i % 3)
-    return gap.join(question.split()) + " " * (i // 3 % 5)
+def _load(bases: list[str], pool: QuestionPool, options: PostgresOptions) -> dict[str, Any]:
+    """`options.clients` closed-loop clients for `options.load_seconds`, taking turns over `bases`."""
 
-
-def _load(bases: list[str], questions: list[str], options: PostgresOptions) -> dict[str, Any]:
     async def run() -> dict[str, Any]:
-        clients = [httpx.AsyncClient(base_url=b, timeout=30) for b in bases]
-        counter = iter(range(10**9))
-        done: list[float] = []
-        errors = 0
-        end = time.monotonic() + options.load_seconds
+        clients = [_client(base, options.clients) for base in bases]
+        records: list[Any] = []
+        turn = iter(range(10**9))
+        started = time.perf_counter()
+        stop = started + options.load_seconds
 
         async def worker() -> None:
-            nonlocal errors
-            while time.monotonic() < end:
-                i = next(counter)
-                t = time.perf_counter()
-                try:
-                    response = await clients[i % len(clients)].post(
-                        "/ask", json={"question": _respaced(questions[i % len(questions)], i)}
-                    )
-                    if response.status_code != 200:
-                        errors += 1
-                        continue
-                except httpx.HTTPError:
-                    errors += 1
-                    continue
-                done.append((time.perf_counter() - t) * 1000)
+            while time.perf_counter() < stop:
+                records.append(await _ask(clients[next(turn) % len(clients)], pool.next(), TOP_K))
 
-        started = time.monotonic()
         await asyncio.gather(*(worker() for _ in range(options.clients)))
-        elapsed = time.monotonic() - started
-        for c in clients:
-            await c.aclose()
+        elapsed = time.perf_counter() - started
+        for client in clients:
+            await client.aclose()
+        ok = [(r.end - r.start) * 1000 for r in records if r.ok]
         return {
             "servers": len(bases), "clients": options.clients, "seconds": round(elapsed, 1),
-            "requests_per_s": round(len(done) / elapsed, 1), "errors": errors, "latency_ms": percentiles(done),
+            "requests_per_s": round(len(ok) / elapsed, 1), "errors": len(records) - len(ok),
+            "latency_ms": percentiles(ok),
         }
 
     return asyncio.run(run())

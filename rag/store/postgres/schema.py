@@ -30,9 +30,10 @@ ADD_POSTINGS = (
     "INSERT INTO rag_postings (lexeme, chunk_id, tf) SELECT u.lexeme, c.chunk_id,"
     " coalesce(array_length(u.positions, 1), 1) FROM rag_chunks c, unnest(c.tsv) AS u WHERE {where}"
 )
+# Only chunks without a length yet (the new ones): each sums its own postings through their index.
 SET_LENGTHS = (
-    "UPDATE rag_chunks c SET n_terms = s.n FROM (SELECT chunk_id, sum(tf) AS n FROM rag_postings"
-    " GROUP BY chunk_id) AS s WHERE c.chunk_id = s.chunk_id AND c.n_terms IS NULL"
+    "UPDATE rag_chunks c SET n_terms = coalesce((SELECT sum(p.tf) FROM rag_postings p"
+    " WHERE p.chunk_id = c.chunk_id), 0) WHERE c.n_terms IS NULL"
 )
 
 
