@@ -102,7 +102,7 @@ def shared_pool(url: str, size: int) -> ConnectionPool:
 
 
 def close_shared_pools() -> None:
-    """Close every shared pool (tests dropping their database; a process shutting down)."""
+    """Close every shared pool (a test about to drop its database)."""
     with _POOLS_LOCK:
         for pool in _POOLS.values():
             pool.close()
