@@ -57,6 +57,11 @@ def eval_command(
     reader: Annotated[
         str | None, Opt("--reader", help="Override the composer: learned, cosine or rules.")
     ] = None,
+    settings: Annotated[
+        list[str] | None,
+        Opt("--set", help="An answer setting to change for this run, KEY=VALUE (repeatable), "
+            "e.g. --set sentence_margin=0.2."),
+    ] = None,
     no_gate: Annotated[bool, Opt("--no-gate", help="Report only; never fail on thresholds.")] = False,
     k: Annotated[int, Opt("-k", "--top-k", help="Passages per /ask (the answer's top_k).")] = 5,
     search_k: Annotated[int, Opt("--search-k", help="Passages per /search for the retrieval metrics.")] = 20,
@@ -64,6 +69,11 @@ def eval_command(
     """Run the benchmark; write report.json, report.md and plots; exit 1 when a metric misses its floor."""
     # Imported here so `rag --help` does not pay for the benchmark's imports.
     from eval.app import EvalOptions, run_eval
+    from rag.answer.config import parse_overrides
+
+    overrides = parse_overrides(settings or [])  # a bad KEY=VALUE: ConfigError, exit 2
+    if reader:
+        overrides["reader"] = reader
 
     code = run_eval(
         EvalOptions(
@@ -81,7 +91,7 @@ def eval_command(
             thresholds=thresholds,
             gate=not no_gate,
             ablate=ablate,
-            answer_overrides={"reader": reader} if reader else {},
+            answer_overrides=overrides,
             k=k,
             search_k=search_k,
         )

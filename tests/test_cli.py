@@ -69,6 +69,7 @@ def test_search_prints_ranked_passages_with_title_url_date_and_score(capsys, fak
         (["ask", "   ", "--index", "{fake}"], "empty"),
         (["search", "x", "-k", "0", "--index", "{fake}"], "k must be"),
         (["ask"], "Missing argument"),
+        (["eval", "--index", "{fake}", "--set", "sentence_margin=wide", "--out", "{tmp}/r"], "sentence_margin takes"),
     ],
 )
 def test_bad_input_exits_2_with_a_one_line_reason(

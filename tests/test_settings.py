@@ -40,3 +40,24 @@ def test_bad_values_are_refused_with_the_variable_named(name: str, value: str) -
 def test_queries_go_through_the_int8_encoder_unless_told_otherwise() -> None:
     assert Settings.from_env({}).query_encoder == "int8"
     assert Settings.from_env({"RAG_QUERY_ENCODER": "fp32"}).query_encoder == "fp32"
+
+
+def test_answer_settings_given_as_key_value_pairs_are_typed_by_their_field() -> None:
+    from rag.answer.config import parse_overrides
+
+    pairs = ["sentence_margin=0.2", "max_sentences=2", "require_asked_year=false", "reader=learned"]
+    assert parse_overrides(pairs) == {
+        "sentence_margin": 0.2, "max_sentences": 2, "require_asked_year": False, "reader": "learned",
+    }
+    assert parse_overrides(["abstain_threshold=1"]) == {"abstain_threshold": 1.0}
+    assert parse_overrides(["answerability_threshold=null"]) == {"answerability_threshold": None}
+
+
+@pytest.mark.parametrize(
+    "pair", ["no_such_setting=1", "sentence_margin", "sentence_margin=wide", "max_sentences=2.5", "skip_headings=1"]
+)
+def test_a_bad_answer_setting_is_refused_with_its_text(pair: str) -> None:
+    from rag.answer.config import parse_overrides
+
+    with pytest.raises(ConfigError, match="--set"):
+        parse_overrides([pair])

@@ -12,6 +12,8 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from rag.errors import ConfigError
+
 CALIBRATION_FILE = "calibrated.json"
 
 
@@ -118,3 +120,36 @@ class AnswerConfig:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """`KEY=VALUE` settings (`rag eval --set`) as AnswerConfig overrides, each value read as its
+    field's type; an unknown key or a value of the wrong type is a `ConfigError`."""
+    defaults = AnswerConfig()
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip()
+        if not sep or not hasattr(defaults, key):
+            known = ", ".join(f.name for f in fields(AnswerConfig))
+            raise ConfigError(f"--set {pair!r}: expected KEY=VALUE with KEY one of: {known}")
+        current = getattr(defaults, key)
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        if isinstance(current, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(current, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            value = float(value) if ok else value
+        elif isinstance(current, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif current is None:
+            ok = value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+        else:
+            ok = isinstance(value, type(current))
+        if not ok:
+            raise ConfigError(f"--set {pair!r}: {key} takes a {type(current).__name__}")
+        out[key] = value
+    return out
