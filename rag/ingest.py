@@ -120,10 +120,8 @@ def ingest(
         stages["chunk"] = time.perf_counter() - mark
         mark = time.perf_counter()
         embedding = _start_embedding(index_dir, embedder, _known_vectors(previous), progress, progress_log_s)
-        chunk_vectors = embedding.vectors_for([c.text for c in plan.chunks], "chunks")
-        embedded_c = embedding.embedded
-        sentence_vectors = embedding.vectors_for([s.text for s in plan.sentences], "sentences")
-        embedded_s = embedding.embedded - embedded_c
+        chunk_vectors, sentence_vectors = embedding.chunks_and_sentences(plan.chunks, plan.sentences)
+        embedded_c, embedded_s = embedding.counts["chunks"], embedding.counts["sentences"]
         stages["embed"] = time.perf_counter() - mark
         mark = time.perf_counter()
         store = FaissStore(*build_faiss_index(chunk_vectors.reshape(-1, embedder.dim)))
@@ -175,10 +173,8 @@ def _ingest_postgres(
         sentence_keys = [_text_key(s.text) for s in sentences]
         known = writer.known_vectors(chunk_keys + sentence_keys)
         embedding = _start_embedding(settings.index_dir, embedder, known, *progress, scope=url)
-        chunk_vectors = embedding.vectors_for([c.text for c in chunks], "chunks")
-        embedded_c = embedding.embedded
-        sentence_vectors = embedding.vectors_for([s.text for s in sentences], "sentences")
-        embedded_s = embedding.embedded - embedded_c
+        chunk_vectors, sentence_vectors = embedding.chunks_and_sentences(chunks, sentences)
+        embedded_c, embedded_s = embedding.counts["chunks"], embedding.counts["sentences"]
         writer.write(
             documents=plan.documents, records=records, changed=changed,
             chunks=chunks, chunk_vectors=chunk_vectors, chunk_keys=chunk_keys,
@@ -336,6 +332,26 @@ def _known_vectors(previous: IndexData | None) -> dict[str, np.ndarray]:
 CHECKPOINT_BATCH = 512
 
 
+@dataclass(frozen=True)
+class EmbedProgress:
+    """Where the embedding of one ingest stands. The time left is for the whole run (every pass),
+    reckoned in characters, which track the model's work (word pieces) closely: texts per second
+    would not, a chunk being several sentences long."""
+
+    label: str  # the pass under way: "chunks" or "sentences"
+    done: int  # texts of this pass done (embedded or taken from the checkpoint)
+    total: int  # texts this pass has to do
+    work_done: int  # characters the model has embedded since the clock started, every pass so far
+    work_total: int  # characters the whole run has the model embed from then on
+    elapsed_s: float  # since the clock started: the end of the model's first batch in this run
+
+    @property
+    def seconds_left(self) -> float | None:
+        if self.work_done <= 0 or self.elapsed_s <= 0:
+            return None
+        return max(self.work_total - self.work_done, 0) * self.elapsed_s / self.work_done
+
+
 @dataclass
 class _Embedding:
     """What one ingest embeds: the vectors it may reuse, and where it checkpoints new ones."""
@@ -344,9 +360,37 @@ class _Embedding:
     known: dict[str, np.ndarray]  # the previous index's vectors, then this run's
     saved: dict[str, np.ndarray]  # complete batches a killed run of the same input left
     checkpoint: EmbeddingCheckpoint
-    report: Callable[[int, int, str], None]
+    report: Callable[[EmbedProgress], None]
     embedded: int = 0  # texts the model embedded in this run
     resumed: int = 0  # texts taken from the checkpoint
+    work_done: int = 0
+    work_total: int = 0
+    started: float | None = None
+    work_timed_from: int = 0  # characters done when the clock started
+    counts: dict[str, int] = field(default_factory=dict)  # texts embedded per pass
+
+    def plan(self, passes: Sequence[Sequence[str]]) -> None:
+        """Announce every pass's texts before the first, so the time left covers the whole run."""
+        todo: dict[str, int] = {}
+        for texts in passes:
+            for text in texts:
+                key = _text_key(text)
+                if key not in self.known and key not in self.saved:
+                    todo[key] = len(text)
+        self.work_total = sum(todo.values())
+
+    def chunks_and_sentences(
+        self, chunks: Sequence[Chunk], sentences: Sequence[Sentence]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Both passes of an ingest, planned together; `counts` then says how many each embedded."""
+        chunk_texts, sentence_texts = [c.text for c in chunks], [s.text for s in sentences]
+        self.plan([chunk_texts, sentence_texts])
+        before = self.embedded
+        chunk_vectors = self.vectors_for(chunk_texts, "chunks")
+        self.counts["chunks"] = self.embedded - before
+        sentence_vectors = self.vectors_for(sentence_texts, "sentences")
+        self.counts["sentences"] = self.embedded - before - self.counts["chunks"]
+        return chunk_vectors, sentence_vectors
 
     def vectors_for(self, texts: list[str], label: str) -> np.ndarray:
         """Vectors for `texts` in order; texts the previous index lacks are embedded in fixed
@@ -358,7 +402,7 @@ class _Embedding:
                 missing[key] = text
         todo = list(missing.items())
         if todo:
-            self.report(0, len(todo), label)  # the pass starts: its rate is timed from here
+            self._report(label, 0, len(todo))
         for begin in range(0, len(todo), CHECKPOINT_BATCH):
             part = todo[begin : begin + CHECKPOINT_BATCH]
             if all(key in self.saved for key, _ in part):
@@ -368,12 +412,24 @@ class _Embedding:
                 vectors = self.embedder.embed([text for _, text in part])
                 self.checkpoint.append([key for key, _ in part], vectors)
                 self.embedded += len(part)
+                work = sum(len(text) for key, text in part if key not in self.saved)
+                self.work_done += work
+                if self.started is None:
+                    # The rate is timed from the end of the first batch: that one also pays for
+                    # loading (or exporting) the model, which would make every later estimate long.
+                    self.started, self.work_timed_from = time.perf_counter(), self.work_done
             for (key, _), vector in zip(part, vectors, strict=True):
                 self.known[key] = vector
-            self.report(min(begin + CHECKPOINT_BATCH, len(todo)), len(todo), label)
+            self._report(label, min(begin + CHECKPOINT_BATCH, len(todo)), len(todo))
         dim = self.embedder.dim
         out = np.vstack([self.known[k] for k in keys]) if keys else np.zeros((0, dim), dtype=np.float32)
         return out.astype(np.float32).reshape(-1, dim)
+
+    def _report(self, label: str, done: int, total: int) -> None:
+        elapsed = time.perf_counter() - self.started if self.started is not None else 0.0
+        work_total = max(self.work_total, self.work_done)  # a run that was not planned: what is known
+        timed = self.work_done - self.work_timed_from
+        self.report(EmbedProgress(label, done, total, timed, work_total - self.work_timed_from, elapsed))
 
 
 def _start_embedding(
@@ -385,58 +441,62 @@ def _start_embedding(
     return _Embedding(embedder, known, checkpoint.load(), checkpoint, _progress_reporter(progress, log_every_s))
 
 
-def _progress_reporter(enabled: bool, log_every_s: float | None = None) -> Callable[[int, int, str], None]:
+def _progress_reporter(enabled: bool, log_every_s: float | None = None) -> Callable[[EmbedProgress], None]:
     """A progress bar with rate and time left (on a terminal), or one line every `log_every_s`
     seconds on stderr (in a log), or nothing."""
     if enabled:
         return _bar()
     if log_every_s:
         return _log_lines(log_every_s)
-    return lambda done, total, label: None
+    return lambda progress: None
 
 
-def _bar() -> Callable[[int, int, str], None]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+def _bar() -> Callable[[EmbedProgress], None]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     state: dict[str, Any] = {}
 
-    def report(done: int, total: int, label: str) -> None:
-        if state.get("label") != label:
+    def report(p: EmbedProgress) -> None:
+        if state.get("label") != p.label:
             if "progress" in state:
                 state["progress"].stop()
             state["progress"] = Progress(
                 TextColumn("embedding {task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]}"), TextColumn("about"), TimeRemainingColumn(), transient=True,
+                TextColumn("{task.fields[rate]}"), TextColumn("{task.fields[left]}"), transient=True,
             )
             state["progress"].start()
-            state["task"] = state["progress"].add_task(label, total=total, rate="")
-            state["label"], state["started"] = label, time.perf_counter()
+            state["task"] = state["progress"].add_task(p.label, total=p.total, rate="", left="")
+            state["label"], state["started"] = p.label, time.perf_counter()
         elapsed = time.perf_counter() - state["started"]
-        rate = f"{done / elapsed:,.0f} texts/s" if elapsed > 0 and done else ""
-        state["progress"].update(state["task"], completed=done, rate=rate)
-        if done >= total:
+        rate = f"{p.done / elapsed:,.0f} texts/s" if elapsed > 0 and p.done else ""
+        left = p.seconds_left
+        state["progress"].update(
+            state["task"], completed=p.done, rate=rate, left=f"about {_duration(left)} left" if left else ""
+        )
+        if p.done >= p.total:
             state["progress"].stop()
             state.clear()
 
     return report
 
 
-def _log_lines(every_s: float) -> Callable[[int, int, str], None]:
+def _log_lines(every_s: float) -> Callable[[EmbedProgress], None]:
     import sys
 
     state: dict[str, Any] = {"last": time.perf_counter(), "label": None}
 
-    def report(done: int, total: int, label: str) -> None:
+    def report(p: EmbedProgress) -> None:
         now = time.perf_counter()
-        if state["label"] != label:
-            state.update(label=label, started=now, last=now)
-        if now - state["last"] < every_s and done < total:
+        if state["label"] != p.label:
+            state.update(label=p.label, started=now, last=now)
+        if now - state["last"] < every_s and p.done < p.total:
             return
         state["last"] = now
         elapsed = now - state["started"]
-        rate = done / elapsed if elapsed > 0 else 0.0
-        left = f", about {_duration((total - done) / rate)} left" if rate and done < total else ""
-        print(f"rag ingest: embedded {done:,} of {total:,} {label} ({done / max(total, 1):.0%}), "
+        rate = p.done / elapsed if elapsed > 0 else 0.0
+        seconds_left = p.seconds_left
+        left = f", about {_duration(seconds_left)} left in all" if seconds_left else ""
+        print(f"rag ingest: embedded {p.done:,} of {p.total:,} {p.label} ({p.done / max(p.total, 1):.0%}), "
               f"{rate:,.0f} texts/s{left}", file=sys.stderr, flush=True)
 
     return report

@@ -109,19 +109,47 @@ def test_an_ingest_killed_halfway_resumes_and_writes_the_same_index(tmp_path: Pa
 
 
 def test_without_a_terminal_progress_is_a_line_now_and_then(capsys) -> None:
-    from rag.ingest import _log_lines
+    from rag.ingest import EmbedProgress, _log_lines
 
     report = _log_lines(every_s=0.05)
-    report(0, 1000, "chunks")  # the pass starts: nothing to say yet
+    report(EmbedProgress("chunks", 0, 1000, 0, 4000, 0.0))  # the pass starts: nothing to say yet
     time.sleep(0.1)
-    report(250, 1000, "chunks")
-    report(300, 1000, "chunks")  # too soon after the last line
+    report(EmbedProgress("chunks", 250, 1000, 1000, 4000, 10.0))
+    report(EmbedProgress("chunks", 300, 1000, 1200, 4000, 12.0))  # too soon after the last line
     time.sleep(0.06)
-    report(1000, 1000, "chunks")  # the end of a pass is always said
+    report(EmbedProgress("chunks", 1000, 1000, 2000, 4000, 20.0))  # the end of a pass is always said
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 2
-    assert lines[0].startswith("rag ingest: embedded 250 of 1,000 chunks (25%), ") and " left" in lines[0]
-    assert lines[1].startswith("rag ingest: embedded 1,000 of 1,000 chunks (100%)") and " left" not in lines[1]
+    # 1,000 of 4,000 characters in 10 s: 30 s left for the whole run, not for this pass alone.
+    assert lines[0].startswith("rag ingest: embedded 250 of 1,000 chunks (25%), ")
+    assert lines[0].endswith("about 30 s left in all")
+    # The chunks are done, the sentences are not: the time left still counts them.
+    assert lines[1].startswith("rag ingest: embedded 1,000 of 1,000 chunks (100%)")
+    assert lines[1].endswith("about 20 s left in all")
+
+
+def test_the_time_left_covers_every_pass_of_the_run(tmp_path: Path) -> None:
+    from rag.ingest import CHECKPOINT_BATCH, EmbedProgress, _start_embedding
+
+    seen: list[EmbedProgress] = []
+    embedding = _start_embedding(tmp_path, HashingEmbedder(), {}, progress=False, log_every_s=None)
+    embedding.report = seen.append
+    chunks = [f"chunk number {i} " * 20 for i in range(3 * CHECKPOINT_BATCH)]
+    sentences = [f"sentence {i}." for i in range(700)]
+    embedding.plan([chunks, sentences])
+    embedding.vectors_for(chunks, "chunks")
+    # The clock starts once the first batch (which also loads the model) is done: the work from
+    # then on is what the rate and the time left are reckoned in.
+    first = sum(len(t) for t in chunks[:CHECKPOINT_BATCH])
+    planned = sum(len(t) for t in chunks) + sum(len(t) for t in sentences) - first
+    assert seen[1].work_done == 0 and seen[1].seconds_left is None
+    assert {p.work_total for p in seen[1:]} == {planned}
+    last_chunk = seen[-1]
+    assert last_chunk.label == "chunks" and last_chunk.done == last_chunk.total
+    assert last_chunk.work_done == sum(len(t) for t in chunks) - first
+    assert last_chunk.seconds_left is not None and last_chunk.seconds_left > 0  # the sentences are still to come
+    embedding.vectors_for(sentences, "sentences")
+    assert seen[-1].work_done == planned and seen[-1].seconds_left == 0
 
 
 def test_the_summary_names_the_time_of_each_stage(tmp_path: Path) -> None:
