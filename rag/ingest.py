@@ -8,6 +8,7 @@ replaced per source file (a changed file replaces its documents, never duplicate
 
 from __future__ import annotations
 
+import bisect
 import fcntl
 import hashlib
 import time
@@ -119,7 +120,10 @@ def ingest(
 
         stages["chunk"] = time.perf_counter() - mark
         mark = time.perf_counter()
-        embedding = _start_embedding(index_dir, embedder, _known_vectors(previous), progress, progress_log_s)
+        mode = sentence_vector_mode({"chunker": plan.chunker})
+        embedding = _start_embedding(
+            index_dir, embedder, _known_vectors(previous, mode), progress, progress_log_s, sentence_mode=mode
+        )
         chunk_vectors, sentence_vectors = embedding.chunks_and_sentences(plan.chunks, plan.sentences)
         embedded_c, embedded_s = embedding.counts["chunks"], embedding.counts["sentences"]
         stages["embed"] = time.perf_counter() - mark
@@ -160,7 +164,12 @@ def _ingest_postgres(
     writer = PostgresWriter(url, embedder.dim)
     with writer.locked():
         previous_docs, previous_manifest, previous_version = writer.previous()
-        plan = _plan(previous_docs, previous_manifest.get("sources", {}), parsed, paths, prune, settings, embedder)
+        # Documents the run does not change keep their sentence vectors: the database keeps the way
+        # they were made (`RAG_SENTENCE_VECTORS` applies to a new database).
+        mode = sentence_vector_mode(previous_manifest) if previous_docs else _sentence_mode(settings, embedder)
+        plan = _plan(
+            previous_docs, previous_manifest.get("sources", {}), parsed, paths, prune, settings, embedder, mode
+        )
         previous_ids = {d.doc_id for d in previous_docs}
         previous_chunks = writer.chunk_ids()
         if previous_version == plan.version:
@@ -172,7 +181,7 @@ def _ingest_postgres(
         chunk_keys = [_text_key(c.text) for c in chunks]
         sentence_keys = [_text_key(s.text) for s in sentences]
         known = writer.known_vectors(chunk_keys + sentence_keys)
-        embedding = _start_embedding(settings.index_dir, embedder, known, *progress, scope=url)
+        embedding = _start_embedding(settings.index_dir, embedder, known, *progress, scope=url, sentence_mode=mode)
         chunk_vectors, sentence_vectors = embedding.chunks_and_sentences(chunks, sentences)
         embedded_c, embedded_s = embedding.counts["chunks"], embedding.counts["sentences"]
         writer.write(
@@ -245,6 +254,7 @@ def _plan(
     prune: bool,
     settings: Settings,
     embedder: Embedder,
+    sentence_mode: str | None = None,
 ) -> _Plan:
     documents, sources = _merge_documents(previous_documents, previous_sources, parsed, paths, prune)
     config = ChunkerConfig(settings.chunk_tokens, settings.chunk_overlap_tokens)
@@ -252,8 +262,12 @@ def _plan(
     chunks = [c for d in documents for c in chunk_document(d, config, count_model)]
     sentences = [s for d in documents for s in split_sentences(d)]
     answer_settings = AnswerConfig.defaults().as_dict()
-    version = compute_version(embedder.name, config.as_dict(), documents, chunks, answer_settings, sources)
-    return _Plan(documents, sources, chunks, sentences, config.as_dict(), answer_settings, version)
+    chunker = config.as_dict()
+    if (sentence_mode or _sentence_mode(settings, embedder)) == POOLED:
+        # Only then: an index of separately embedded sentences keeps the version it always had.
+        chunker["sentence_vectors"] = POOLED
+    version = compute_version(embedder.name, chunker, documents, chunks, answer_settings, sources)
+    return _Plan(documents, sources, chunks, sentences, chunker, answer_settings, version)
 
 
 @contextmanager
@@ -316,16 +330,51 @@ def _text_key(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _known_vectors(previous: IndexData | None) -> dict[str, np.ndarray]:
+def _known_vectors(previous: IndexData | None, sentence_mode: str) -> dict[str, np.ndarray]:
+    """The previous index's vectors by text; its sentence vectors only if made the same way."""
     if previous is None:
         return {}
     known: dict[str, np.ndarray] = {}
     for chunk, vector in zip(previous.chunks, previous.chunk_vectors, strict=True):
         known[_text_key(chunk.text)] = np.asarray(vector)
-    for sentence, vector in zip(previous.sentences, previous.sentence_vectors, strict=True):
-        known[_text_key(sentence.text)] = np.asarray(vector)
+    if sentence_vector_mode(previous.manifest) == sentence_mode:
+        for sentence, vector in zip(previous.sentences, previous.sentence_vectors, strict=True):
+            known[_text_key(sentence.text)] = np.asarray(vector)
     return known
 
+
+def sentence_vector_mode(manifest: dict[str, Any]) -> str:
+    """How an index's sentence vectors were made (indexes from before pooling: separately)."""
+    return str(manifest.get("chunker", {}).get("sentence_vectors", SEPARATE))
+
+
+def _sentence_mode(settings: Settings, embedder: Embedder) -> str:
+    if settings.sentence_vectors == POOLED and callable(getattr(embedder, "embed_with_spans", None)):
+        return POOLED
+    return SEPARATE
+
+
+def _sentences_within(chunks: Sequence[Chunk], sentences: Sequence[Sentence]) -> list[list[int]]:
+    """Per chunk, the sentences (indexes into `sentences`) that lie wholly inside it."""
+    by_doc: dict[str, list[int]] = {}
+    for i, sentence in enumerate(sentences):
+        by_doc.setdefault(sentence.doc_id, []).append(i)
+    starts = {doc: [sentences[i].start for i in rows] for doc, rows in by_doc.items()}
+    out = []
+    for chunk in chunks:
+        rows = by_doc.get(chunk.doc_id, [])
+        first = bisect.bisect_left(starts.get(chunk.doc_id, []), chunk.start)
+        inside = []
+        for i in rows[first:]:
+            if sentences[i].start >= chunk.end:
+                break
+            if sentences[i].end <= chunk.end:
+                inside.append(i)
+        out.append(inside)
+    return out
+
+
+POOLED, SEPARATE = "pooled", "separate"
 
 # Texts embedded per model call and per checkpoint write: a kill costs at most this many texts
 # embedded again (a few seconds of work), and the batches are the same in a resumed run.
@@ -367,6 +416,7 @@ class _Embedding:
     work_total: int = 0
     started: float | None = None
     work_timed_from: int = 0  # characters done when the clock started
+    sentence_mode: str = "separate"  # POOLED: sentence vectors come from the chunk pass
     counts: dict[str, int] = field(default_factory=dict)  # texts embedded per pass
 
     def plan(self, passes: Sequence[Sequence[str]]) -> None:
@@ -382,23 +432,44 @@ class _Embedding:
     def chunks_and_sentences(
         self, chunks: Sequence[Chunk], sentences: Sequence[Sentence]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Both passes of an ingest, planned together; `counts` then says how many each embedded."""
+        """Both passes of an ingest, planned together; `counts` then says how many each embedded.
+
+        Pooled (`sentence_mode`): each sentence's vector comes from the pass over the first chunk
+        that holds it whole (its tokens' mean, in context), so the sentence pass embeds only the
+        few no chunk holds whole (a sentence longer than a chunk)."""
         chunk_texts, sentence_texts = [c.text for c in chunks], [s.text for s in sentences]
-        self.plan([chunk_texts, sentence_texts])
+        spans: dict[str, list[tuple[str, int, int]]] | None = None
+        if self.sentence_mode == POOLED:
+            spans = {}
+            for chunk, inside in zip(chunks, _sentences_within(chunks, sentences), strict=True):
+                spans.setdefault(_text_key(chunk.text), [
+                    (_text_key(sentences[i].text), sentences[i].start - chunk.start, sentences[i].end - chunk.start)
+                    for i in inside
+                ])
+            held = {key for rows in spans.values() for key, _, _ in rows}
+            self.plan([chunk_texts, [t for t in sentence_texts if _text_key(t) not in held]])
+        else:
+            self.plan([chunk_texts, sentence_texts])
         before = self.embedded
-        chunk_vectors = self.vectors_for(chunk_texts, "chunks")
+        chunk_vectors = self.vectors_for(chunk_texts, "chunks", spans)
         self.counts["chunks"] = self.embedded - before
         sentence_vectors = self.vectors_for(sentence_texts, "sentences")
         self.counts["sentences"] = self.embedded - before - self.counts["chunks"]
         return chunk_vectors, sentence_vectors
 
-    def vectors_for(self, texts: list[str], label: str) -> np.ndarray:
+    def vectors_for(
+        self, texts: list[str], label: str, spans: dict[str, list[tuple[str, int, int]]] | None = None
+    ) -> np.ndarray:
         """Vectors for `texts` in order; texts the previous index lacks are embedded in fixed
-        batches (each distinct text once), each batch checkpointed as soon as it is done."""
+        batches (each distinct text once), each batch checkpointed as soon as it is done. With
+        `spans` (text key -> its sentences' keys and offsets), the sentences' pooled vectors are
+        made by the same pass and checkpointed with it."""
         keys = [_text_key(t) for t in texts]
         missing: dict[str, str] = {}
         for key, text in zip(keys, texts, strict=True):
-            if key not in self.known and key not in missing:
+            # A chunk whose vector is known is run again when a sentence it holds still wants one.
+            wanted = key not in self.known or any(k not in self.known for k, _, _ in (spans or {}).get(key, ()))
+            if wanted and key not in missing:
                 missing[key] = text
         todo = list(missing.items())
         if todo:
@@ -408,9 +479,16 @@ class _Embedding:
             if all(key in self.saved for key, _ in part):
                 vectors = np.vstack([self.saved[key] for key, _ in part])
                 self.resumed += len(part)
+                for key, _ in part:
+                    for sentence_key, _, _ in (spans or {}).get(key, ()):
+                        if sentence_key in self.saved:
+                            self.known.setdefault(sentence_key, self.saved[sentence_key])
             else:
-                vectors = self.embedder.embed([text for _, text in part])
-                self.checkpoint.append([key for key, _ in part], vectors)
+                if spans is None:
+                    vectors = self.embedder.embed([text for _, text in part])
+                    self.checkpoint.append([key for key, _ in part], vectors)
+                else:
+                    vectors = self._embed_pooling(part, spans)
                 self.embedded += len(part)
                 work = sum(len(text) for key, text in part if key not in self.saved)
                 self.work_done += work
@@ -425,6 +503,22 @@ class _Embedding:
         out = np.vstack([self.known[k] for k in keys]) if keys else np.zeros((0, dim), dtype=np.float32)
         return out.astype(np.float32).reshape(-1, dim)
 
+    def _embed_pooling(self, part: list[tuple[str, str]], spans: dict[str, list[tuple[str, int, int]]]) -> np.ndarray:
+        wanted = [spans.get(key, []) for key, _ in part]
+        vectors, pooled = self.embedder.embed_with_spans(  # type: ignore[attr-defined]
+            [text for _, text in part], [[(a, b) for _, a, b in rows] for rows in wanted]
+        )
+        new: dict[str, np.ndarray] = {}
+        for rows, row_vectors in zip(wanted, pooled, strict=True):
+            for (sentence_key, _, _), vector in zip(rows, row_vectors, strict=True):
+                if vector is not None and sentence_key not in self.known and sentence_key not in new:
+                    new[sentence_key] = vector
+        self.known.update(new)
+        # The sentences' keys go first: a batch whose chunk keys are all on disk has its sentences too.
+        keys = [*new, *(key for key, _ in part)]
+        self.checkpoint.append(keys, np.vstack([*new.values(), vectors]) if new else vectors)
+        return vectors
+
     def _report(self, label: str, done: int, total: int) -> None:
         elapsed = time.perf_counter() - self.started if self.started is not None else 0.0
         work_total = max(self.work_total, self.work_done)  # a run that was not planned: what is known
@@ -434,11 +528,14 @@ class _Embedding:
 
 def _start_embedding(
     index_dir: Path, embedder: Embedder, known: dict[str, np.ndarray], progress: bool, log_every_s: float | None,
-    scope: str = "",
+    scope: str = "", sentence_mode: str = SEPARATE,
 ) -> _Embedding:
     index_dir.mkdir(parents=True, exist_ok=True)
+    # A sentence's vector differs with the way it is made: each way checkpoints apart.
+    scope = scope if sentence_mode == SEPARATE else f"{scope}\0{sentence_mode}"
     checkpoint = EmbeddingCheckpoint(index_dir, embedder.name, embedder.dim, scope)
-    return _Embedding(embedder, known, checkpoint.load(), checkpoint, _progress_reporter(progress, log_every_s))
+    report = _progress_reporter(progress, log_every_s)
+    return _Embedding(embedder, known, checkpoint.load(), checkpoint, report, sentence_mode=sentence_mode)
 
 
 def _progress_reporter(enabled: bool, log_every_s: float | None = None) -> Callable[[EmbedProgress], None]:

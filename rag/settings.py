@@ -30,6 +30,10 @@ class Settings:
     # measured loss on the eval set, see rag.embedding.onnx_minilm) or "fp32".
     query_encoder: str = "int8"
     embed_batch_size: int = 64
+    # Sentence vectors (the reader's): "pooled" from each chunk's own forward pass (the mean of the
+    # sentence's token vectors there, where the embedder can; no second model pass) or "separate"
+    # (each sentence embedded on its own, as before). See rag.ingest.
+    sentence_vectors: str = "pooled"
     query_cache_size: int = 1024
     # Retrieval / answering defaults.
     top_k: int = 5
@@ -103,6 +107,8 @@ class Settings:
             raise ConfigError("RAG_CHUNK_OVERLAP_TOKENS must be >= 0 and below RAG_CHUNK_TOKENS")
         if self.embedder not in {"auto", "onnx", "onnx-int8", "torch"}:
             raise ConfigError("RAG_EMBEDDER must be one of auto, onnx, onnx-int8, torch")
+        if self.sentence_vectors not in {"pooled", "separate"}:
+            raise ConfigError("RAG_SENTENCE_VECTORS must be pooled or separate")
         if self.query_encoder not in {"int8", "fp32"}:
             raise ConfigError("RAG_QUERY_ENCODER must be int8 or fp32")
         if self.engine_threads < 1:

@@ -207,6 +207,21 @@ def test_past_two_quotes_only_a_new_article_may_add_one(tmp_path) -> None:
     assert len(uncapped.citations) == 3
 
 
+def test_further_quotes_stay_within_the_answer_budget(tmp_path) -> None:
+    question = "Where are Acme Corp widgets made, painted and shipped from in Leeds?"
+    loose = {"sentence_margin": 1.0, "max_sentences": 3, "same_article_quotes": 3}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    roomy = _one_document_engine(tmp_path / "a", THREE_ABOUT_WIDGETS, **loose).ask(question)
+    assert len(roomy.citations) == 3
+    first = len(roomy.citations[0].text)
+    # Room for the first quote and little more: the first is always quoted, no further one fits.
+    tight = _one_document_engine(tmp_path / "b", THREE_ABOUT_WIDGETS, max_answer_chars=first + 5, **loose).ask(
+        question
+    )
+    assert [c.text for c in tight.citations] == [roomy.citations[0].text]
+
+
 def test_past_the_first_quote_a_figure_question_quotes_only_sentences_with_such_a_figure(tmp_path) -> None:
     text = (
         "Acme Corp makes 500 widgets a day in Leeds. Acme Corp widgets are made in Leeds by a family firm. "

@@ -235,3 +235,21 @@ def test_fp32_query_batches_give_each_question_its_own_vector(onnx_embedder: Onn
     alone = np.stack([onnx_embedder.embed_queries([q])[0] for q in QUESTIONS])
     together = onnx_embedder.embed_queries([*QUESTIONS, LONG_TEXT])
     np.testing.assert_allclose(together[: len(QUESTIONS)], alone, atol=1e-5)
+
+
+def test_span_vectors_come_from_the_texts_own_pass(onnx_embedder: OnnxMiniLMEmbedder) -> None:
+    first = "Storm Ciaran reached Cornwall on Thursday."
+    second = "Gusts of 100 mph were recorded at the Lizard."
+    text = f"{first} {second}"
+    far = LONG_TEXT + " The very last words."
+    vectors, pooled = onnx_embedder.embed_with_spans(
+        [text, far], [[(0, len(first)), (len(first) + 1, len(text))], [(len(far) - 20, len(far))]]
+    )
+    assert np.allclose(vectors, onnx_embedder.embed([text, far]), atol=1e-5)  # the same pass as embed
+    a, b = pooled[0]
+    assert a is not None and b is not None
+    assert abs(float(np.linalg.norm(a)) - 1) < 1e-5 and abs(float(np.linalg.norm(b)) - 1) < 1e-5
+    # In context, yet each sentence's own: closer to itself embedded alone than to the other sentence.
+    alone = onnx_embedder.embed([first, second])
+    assert float(a @ alone[0]) > float(a @ alone[1]) and float(b @ alone[1]) > float(b @ alone[0])
+    assert pooled[1] == [None]  # past the model's window: nothing to pool, embed it on its own

@@ -212,6 +212,7 @@ class ExtractiveComposer:
         ]
         vectors = np.asarray(self.sentences.data.sentence_vectors[[c.row for c in pool]])
         chosen: list[int] = []
+        chars = 0
         while pool and len(chosen) < self.config.max_sentences:
             best, best_value = -1, -np.inf
             # Past the first few quotes, only a new article may add one (see AnswerConfig).
@@ -220,6 +221,8 @@ class ExtractiveComposer:
             for i, candidate in enumerate(pool):
                 if i in chosen or candidate.sentence.doc_id in cited:
                     continue
+                if chosen and chars + len(candidate.sentence.text) > self.config.max_answer_chars:
+                    continue  # the first quote always; further ones only within the answer's budget
                 redundancy = max((float(vectors[i] @ vectors[j]) for j in chosen), default=0.0)
                 value = self.config.mmr_lambda * candidate.score - (1 - self.config.mmr_lambda) * redundancy
                 if value > best_value:
@@ -229,6 +232,7 @@ class ExtractiveComposer:
             if chosen and max(float(vectors[best] @ vectors[j]) for j in chosen) > 0.9:
                 break  # near-repeat of a quote we already have: stop rather than pad
             chosen.append(best)
+            chars += len(pool[best].sentence.text)
         return [pool[i] for i in chosen]
 
     def _verbatim(self, candidate: Candidate) -> bool:

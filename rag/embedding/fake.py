@@ -37,3 +37,29 @@ class HashingEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
+
+
+class PoolingHashingEmbedder(HashingEmbedder):
+    """A `HashingEmbedder` that also pools span vectors from a text's own pass (`embed_with_spans`,
+    as the ONNX embedder does): a span's vector mixes its words with the whole text's, so a vector
+    made in context can be told from the span embedded alone."""
+
+    def __init__(self, dim: int = 64) -> None:
+        super().__init__(dim)
+        self.name = f"fake-pooling-{dim}"
+
+    def embed_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[list[np.ndarray | None]]]:
+        vectors = self.embed(texts)
+        pooled: list[list[np.ndarray | None]] = []
+        for text, vector, rows in zip(texts, vectors, spans, strict=True):
+            out: list[np.ndarray | None] = []
+            for start, end in rows:
+                words = HashingEmbedder.embed(self, [text[start:end]])[0]
+                self.calls -= 1  # part of the text's own pass, not a model call of its own
+                mixed = words + 0.5 * vector
+                norm = float(np.linalg.norm(mixed))
+                out.append((mixed / norm).astype(np.float32) if norm > 0 else None)
+            pooled.append(out)
+        return vectors, pooled

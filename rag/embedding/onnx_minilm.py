@@ -35,7 +35,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 
 # Bump when the exported graph changes (inputs, outputs, pooling, opset, fusion): the fingerprint
 # includes it, so stale cache files are simply never looked at again.
-EXPORT_FORMAT = 1
+EXPORT_FORMAT = 2  # 2: the token vectors are a second output (sentence vectors pooled from a chunk's pass)
 OPSET = 17
 INT8_SUFFIX = "-int8"
 # The fingerprint hashes this much of the weights file (plus its size): the safetensors header
@@ -81,6 +81,7 @@ MIN_BATCH_TOKENS = 512
 QUERY_ROW_PADDING = 0.25
 INPUT_NAMES = ("input_ids", "attention_mask")
 OUTPUT_NAME = "sentence_embedding"
+TOKEN_OUTPUT = "token_embeddings"  # the last hidden state, before pooling
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
@@ -228,7 +229,7 @@ def export_onnx(model_path: Path, out: Path) -> None:
             super().__init__()
             self.inner = inner
 
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             # token_type_ids are all zero for single texts; made in-graph so callers pass two inputs.
             hidden = self.inner(
                 input_ids=input_ids,
@@ -238,7 +239,7 @@ def export_onnx(model_path: Path, out: Path) -> None:
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             # Same arithmetic as sentence_transformers.models.Pooling (mean) and Normalize.
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1), hidden
 
     module = Pooled(encoder).eval()
     # Padding in the dummy batch on purpose: the tracer must see the masked path, never a
@@ -252,11 +253,12 @@ def export_onnx(model_path: Path, out: Path) -> None:
             (ids, mask),
             str(out),
             input_names=list(INPUT_NAMES),
-            output_names=[OUTPUT_NAME],
+            output_names=[OUTPUT_NAME, TOKEN_OUTPUT],
             dynamic_axes={
                 "input_ids": dynamic,
                 "attention_mask": dynamic,
                 OUTPUT_NAME: {0: "batch"},
+                TOKEN_OUTPUT: dynamic,
             },
             opset_version=OPSET,
             do_constant_folding=True,
@@ -283,7 +285,7 @@ def _verify_export(module: Any, path: Path) -> None:
     with torch.no_grad():
         for row, length in enumerate(lengths):
             # Each text alone through torch: also proves padding in the ONNX batch changes nothing.
-            expected = module(ids[row : row + 1, :length], mask[row : row + 1, :length])[0].numpy()
+            expected = module(ids[row : row + 1, :length], mask[row : row + 1, :length])[0][0].numpy()
             cosine = float(np.dot(expected, batched[row]))
             if cosine < 0.9999:
                 raise RuntimeError(f"ONNX export disagrees with torch: cosine {cosine:.6f} on row {row}")
@@ -523,15 +525,51 @@ class OnnxMiniLMEmbedder:
         max_row_padding: float,
         min_tokens: int,
     ) -> np.ndarray:
+        out = np.empty((len(encodings), self.dim), dtype=np.float32)
+        for rows, ids, mask in self._batches(encodings, max_row_padding, min_tokens):
+            out[rows] = run(ids, mask)  # scatter back: input order is preserved
+        return out
+
+    def _batches(
+        self, encodings: Sequence[Encoding], max_row_padding: float, min_tokens: int
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(rows, input_ids, attention_mask) per model call: longest texts first, padded per batch."""
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
         order = np.argsort(-lengths, kind="stable")
-        out = np.empty((len(encodings), self.dim), dtype=np.float32)
         plan = plan_batches(lengths[order], self.max_batch_tokens, self.max_batch_rows, max_row_padding, min_tokens)
         for start, end in plan:
             rows = order[start:end]
             ids, mask = pad_batch([encodings[i] for i in rows])
-            out[rows] = run(ids, mask)  # scatter back: input order is preserved
-        return out
+            yield rows, ids, mask
+
+    def embed_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[list[np.ndarray | None]]]:
+        """The texts' vectors, and from the same forward pass a vector per character span of each
+        text (a sentence of a chunk): the mean of the token vectors inside the span, L2-normalized,
+        as the text's own vector is pooled over all of them. None for a span with no whole word-piece
+        inside the model's window (past the truncation point): embed that one on its own."""
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        pooled: list[list[np.ndarray | None]] = [[None] * len(s) for s in spans]
+        if not texts:
+            return out, pooled
+        encodings = self.encode_tokens(texts)
+        session = self._loaded_session()
+        for rows, ids, mask in self._batches(encodings, MAX_ROW_PADDING, MIN_BATCH_TOKENS):
+            with self._run_lock:
+                self.session_runs += 1
+                vectors, tokens = session.run([OUTPUT_NAME, TOKEN_OUTPUT], {"input_ids": ids, "attention_mask": mask})
+            out[rows] = vectors
+            for row, i in enumerate(rows.tolist()):
+                offsets = np.asarray(encodings[i].offsets, dtype=np.int64).reshape(-1, 2)
+                real = (offsets[:, 1] > offsets[:, 0]) & (np.asarray(encodings[i].special_tokens_mask) == 0)
+                for j, (start, end) in enumerate(spans[i]):
+                    inside = real & (offsets[:, 0] >= start) & (offsets[:, 1] <= end)
+                    if inside.any():
+                        vector = tokens[row, : len(offsets)][inside].mean(axis=0)
+                        norm = float(np.linalg.norm(vector))
+                        pooled[i][j] = (vector / norm if norm > 0 else vector).astype(np.float32)
+        return out, pooled
 
     def embed_query(self, text: str) -> np.ndarray:
         cached = self._cache.get(text)
