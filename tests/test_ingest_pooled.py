@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from corpora import ward_news
 
 from rag.embedding.fake import HashingEmbedder, PoolingHashingEmbedder
 from rag.ingest import CHECKPOINT_BATCH, ingest
@@ -16,23 +16,8 @@ from rag.store.index_files import current_generation, load_index
 FILES = ("chunk_vectors.npy", "sentence_vectors.npy", "chunks.jsonl", "sentences.jsonl")
 
 
-def _corpus(folder: Path, articles: int = 30, long_sentence: bool = False) -> Path:
-    folder.mkdir()
-    lines = []
-    for n in range(articles):
-        body = " ".join(
-            f"Report {n}.{s}: the council of Ward {n} approved {s * 7 + n} new homes on street {s} this week."
-            for s in range(30)
-        )
-        if long_sentence and n == 0:
-            body += " The plan lists " + ", ".join(f"site {i} on road {i * 3}" for i in range(200)) + "."
-        lines.append(json.dumps({"id": f"a{n}", "title": f"Ward {n} housing", "text": body}))
-    (folder / "news.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return folder
-
-
 def test_sentence_vectors_come_from_the_chunk_pass(tmp_path: Path) -> None:
-    corpus = _corpus(tmp_path / "corpus")
+    corpus = ward_news(tmp_path / "corpus")
     embedder = PoolingHashingEmbedder()
     summary = ingest([corpus], Settings(index_dir=tmp_path / "i"), embedder=embedder)
     assert summary.sentences_embedded == 0
@@ -52,13 +37,13 @@ def test_sentence_vectors_come_from_the_chunk_pass(tmp_path: Path) -> None:
 
 
 def test_a_sentence_no_chunk_holds_whole_is_embedded_on_its_own(tmp_path: Path) -> None:
-    corpus = _corpus(tmp_path / "corpus", articles=2, long_sentence=True)
+    corpus = ward_news(tmp_path / "corpus", articles=2, long_sentence=True)
     summary = ingest([corpus], Settings(index_dir=tmp_path / "i"), embedder=PoolingHashingEmbedder())
     assert summary.sentences_embedded == 1
 
 
 def test_separate_and_pooled_indexes_are_different_versions_and_switch_cleanly(tmp_path: Path) -> None:
-    corpus = _corpus(tmp_path / "corpus", articles=4)
+    corpus = ward_news(tmp_path / "corpus", articles=4)
     index = tmp_path / "i"
     embedder = PoolingHashingEmbedder()
     separate = ingest([corpus], Settings(index_dir=index, sentence_vectors="separate"), embedder=embedder)
@@ -93,7 +78,7 @@ class _CrashingEmbedder(PoolingHashingEmbedder):
 
 
 def test_a_run_stopped_halfway_resumes_to_the_same_index(tmp_path: Path) -> None:
-    corpus = _corpus(tmp_path / "corpus", articles=400)
+    corpus = ward_news(tmp_path / "corpus", articles=400)
     index = tmp_path / "i"
     with pytest.raises(_Crash):
         ingest([corpus], Settings(index_dir=index), embedder=_CrashingEmbedder(batches=2))
@@ -110,7 +95,7 @@ def test_a_run_stopped_halfway_resumes_to_the_same_index(tmp_path: Path) -> None
 
 
 def test_an_embedder_that_cannot_pool_embeds_sentences_separately(tmp_path: Path) -> None:
-    corpus = _corpus(tmp_path / "corpus", articles=2)
+    corpus = ward_news(tmp_path / "corpus", articles=2)
     summary = ingest([corpus], Settings(index_dir=tmp_path / "i"), embedder=HashingEmbedder())
     assert summary.sentences_embedded == summary.sentences
     data = load_index(tmp_path / "i", expected_model=HashingEmbedder().name)

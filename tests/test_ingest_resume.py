@@ -3,7 +3,6 @@ batch that was in flight, and writes the same index as an uninterrupted run."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -13,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from corpora import ward_news
 
 from rag.embedding.checkpoint import EmbeddingCheckpoint
 from rag.embedding.fake import HashingEmbedder
@@ -21,19 +21,6 @@ from rag.settings import Settings
 from rag.store.index_files import current_generation
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _corpus(folder: Path, articles: int = 40) -> Path:
-    folder.mkdir()
-    lines = []
-    for n in range(articles):
-        body = " ".join(
-            f"Report {n}.{s}: the council of Ward {n} approved {s * 7 + n} new homes on street {s} this week."
-            for s in range(30)
-        )
-        lines.append(json.dumps({"id": f"a{n}", "title": f"Ward {n} housing", "text": body}))
-    (folder / "news.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return folder
 
 
 def test_a_checkpoint_keeps_whole_batches_only(tmp_path: Path) -> None:
@@ -73,7 +60,7 @@ _SLOW_INGEST = textwrap.dedent(
 
 
 def test_an_ingest_killed_halfway_resumes_and_writes_the_same_index(tmp_path: Path) -> None:
-    corpus = _corpus(tmp_path / "corpus")
+    corpus = ward_news(tmp_path / "corpus")
     index = tmp_path / "index"
     process = subprocess.Popen(
         [sys.executable, "-c", _SLOW_INGEST, str(corpus), str(index)], env={**os.environ, "PYTHONPATH": str(REPO)},
@@ -153,7 +140,7 @@ def test_the_time_left_covers_every_pass_of_the_run(tmp_path: Path) -> None:
 
 
 def test_the_summary_names_the_time_of_each_stage(tmp_path: Path) -> None:
-    summary = ingest([_corpus(tmp_path / "corpus", articles=3)], Settings(index_dir=tmp_path / "i"),
+    summary = ingest([ward_news(tmp_path / "corpus", articles=3)], Settings(index_dir=tmp_path / "i"),
                      embedder=HashingEmbedder())
     assert set(summary.stages) == {"parse", "chunk", "embed", "write"}
     assert all(seconds >= 0 for seconds in summary.stages.values())
