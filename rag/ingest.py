@@ -416,7 +416,7 @@ class _Embedding:
     work_total: int = 0
     started: float | None = None
     work_timed_from: int = 0  # characters done when the clock started
-    sentence_mode: str = "separate"  # POOLED: sentence vectors come from the chunk pass
+    sentence_mode: str = SEPARATE  # POOLED: sentence vectors come from the chunk pass
     counts: dict[str, int] = field(default_factory=dict)  # texts embedded per pass
 
     def plan(self, passes: Sequence[Sequence[str]]) -> None:
