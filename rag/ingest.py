@@ -120,7 +120,7 @@ def ingest(
 
         stages["chunk"] = time.perf_counter() - mark
         mark = time.perf_counter()
-        mode = sentence_vector_mode({"chunker": plan.chunker})
+        mode = plan.sentence_mode
         embedding = _start_embedding(
             index_dir, embedder, _known_vectors(previous, mode), progress, progress_log_s, sentence_mode=mode
         )
@@ -209,6 +209,10 @@ class _Plan:
     chunker: dict[str, Any]
     answer_settings: dict[str, Any]
     version: str
+
+    @property
+    def sentence_mode(self) -> str:
+        return sentence_vector_mode({"chunker": self.chunker})
 
     def manifest(self, embedder: Embedder, vector_index: dict[str, Any]) -> dict[str, Any]:
         return {

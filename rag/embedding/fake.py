@@ -25,15 +25,17 @@ class HashingEmbedder:
         self.calls += len(texts)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
-            for word in _WORD.findall(text.lower()):
-                digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
-                bucket = int.from_bytes(digest[:4], "little") % self.dim
-                sign = 1.0 if digest[4] & 1 else -1.0
-                out[row, bucket] += sign
-            norm = np.linalg.norm(out[row])
-            if norm > 0:
-                out[row] /= norm
+            out[row] = self._vector(text)
         return out
+
+    def _vector(self, text: str) -> np.ndarray:
+        vector = np.zeros(self.dim, dtype=np.float32)
+        for word in _WORD.findall(text.lower()):
+            digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+            bucket = int.from_bytes(digest[:4], "little") % self.dim
+            vector[bucket] += 1.0 if digest[4] & 1 else -1.0
+        norm = np.linalg.norm(vector)
+        return vector / norm if norm > 0 else vector
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
@@ -56,9 +58,7 @@ class PoolingHashingEmbedder(HashingEmbedder):
         for text, vector, rows in zip(texts, vectors, spans, strict=True):
             out: list[np.ndarray | None] = []
             for start, end in rows:
-                words = HashingEmbedder.embed(self, [text[start:end]])[0]
-                self.calls -= 1  # part of the text's own pass, not a model call of its own
-                mixed = words + 0.5 * vector
+                mixed = self._vector(text[start:end]) + 0.5 * vector
                 norm = float(np.linalg.norm(mixed))
                 out.append((mixed / norm).astype(np.float32) if norm > 0 else None)
             pooled.append(out)

@@ -476,11 +476,14 @@ class OnnxMiniLMEmbedder:
 
     def run_padded(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """One inference on an already padded batch: (rows, dim) normalized float32 vectors."""
+        (vectors,) = self._run_outputs([OUTPUT_NAME], input_ids, attention_mask)
+        return vectors
+
+    def _run_outputs(self, names: list[str], input_ids: np.ndarray, attention_mask: np.ndarray) -> list[np.ndarray]:
         session = self._loaded_session()
         with self._run_lock:
             self.session_runs += 1
-            (vectors,) = session.run([OUTPUT_NAME], {"input_ids": input_ids, "attention_mask": attention_mask})
-        return vectors
+            return session.run(names, {"input_ids": input_ids, "attention_mask": attention_mask})
 
     def encode_tokens(self, texts: Sequence[str]) -> list[Encoding]:
         """Word-pieces as the model sees them: [CLS] ... [SEP], truncated to the model's window."""
@@ -554,11 +557,8 @@ class OnnxMiniLMEmbedder:
         if not texts:
             return out, pooled
         encodings = self.encode_tokens(texts)
-        session = self._loaded_session()
         for rows, ids, mask in self._batches(encodings, MAX_ROW_PADDING, MIN_BATCH_TOKENS):
-            with self._run_lock:
-                self.session_runs += 1
-                vectors, tokens = session.run([OUTPUT_NAME, TOKEN_OUTPUT], {"input_ids": ids, "attention_mask": mask})
+            vectors, tokens = self._run_outputs([OUTPUT_NAME, TOKEN_OUTPUT], ids, mask)
             out[rows] = vectors
             for row, i in enumerate(rows.tolist()):
                 offsets = np.asarray(encodings[i].offsets, dtype=np.int64).reshape(-1, 2)
