@@ -36,8 +36,10 @@ from rag.store.index_files import (
     index_exists,
     load_index,
     remove_staging_leftovers,
+    vector_files,
     write_index,
 )
+from rag.store.vector_rows import VectorRows, npy_opener
 from rag.types import Chunk, Document, Sentence
 
 
@@ -122,24 +124,30 @@ def ingest(
         mark = time.perf_counter()
         mode = plan.sentence_mode
         embedding = _start_embedding(
-            index_dir, embedder, _known_vectors(previous, mode), progress, progress_log_s, sentence_mode=mode
+            index_dir, embedder, _previous_rows(previous, mode, embedder.dim), progress, progress_log_s,
+            sentence_mode=mode,
         )
-        chunk_vectors, sentence_vectors = embedding.chunks_and_sentences(plan.chunks, plan.sentences)
+        chunk_keys, sentence_keys = embedding.chunks_and_sentences(plan.chunks, plan.sentences)
         embedded_c, embedded_s = embedding.counts["chunks"], embedding.counts["sentences"]
         stages["embed"] = time.perf_counter() - mark
         mark = time.perf_counter()
-        store = FaissStore(*build_faiss_index(chunk_vectors.reshape(-1, embedder.dim)))
-        write_index(
-            index_dir,
-            documents=plan.documents,
-            chunks=plan.chunks,
-            sentences=plan.sentences,
-            chunk_store=store,
-            chunk_vectors=chunk_vectors.reshape(-1, embedder.dim),
-            sentence_vectors=sentence_vectors.reshape(-1, embedder.dim),
-            manifest=plan.manifest(embedder, store.params),
-            answer_settings=plan.answer_settings,
-        )
+        with vector_files(index_dir) as (chunk_file, sentence_file):
+            embedding.known.write_npy(chunk_file, chunk_keys)
+            embedding.known.write_npy(sentence_file, sentence_keys)
+            chunk_vectors = np.load(chunk_file, mmap_mode="r")
+            store = FaissStore(*build_faiss_index(chunk_vectors))
+            del chunk_vectors
+            write_index(
+                index_dir,
+                documents=plan.documents,
+                chunks=plan.chunks,
+                sentences=plan.sentences,
+                chunk_store=store,
+                chunk_vectors=chunk_file,
+                sentence_vectors=sentence_file,
+                manifest=plan.manifest(embedder, store.params),
+                answer_settings=plan.answer_settings,
+            )
         embedding.checkpoint.discard()  # the index holds every vector now
         stages["write"] = time.perf_counter() - mark
         return plan.summary(
@@ -180,9 +188,15 @@ def _ingest_postgres(
         sentences = [s for s in plan.sentences if s.doc_id in changed]
         chunk_keys = [_text_key(c.text) for c in chunks]
         sentence_keys = [_text_key(s.text) for s in sentences]
-        known = writer.known_vectors(chunk_keys + sentence_keys)
+        known = VectorRows(embedder.dim)
+        stored = writer.known_vectors(chunk_keys + sentence_keys)
+        if stored:
+            source = known.add_source(npy_opener(np.vstack(list(stored.values()))))
+            for row, key in enumerate(stored):
+                known.put(key, source, row)
         embedding = _start_embedding(settings.index_dir, embedder, known, *progress, scope=url, sentence_mode=mode)
-        chunk_vectors, sentence_vectors = embedding.chunks_and_sentences(chunks, sentences)
+        embedding.chunks_and_sentences(chunks, sentences)
+        chunk_vectors, sentence_vectors = embedding.known.gather(chunk_keys), embedding.known.gather(sentence_keys)
         embedded_c, embedded_s = embedding.counts["chunks"], embedding.counts["sentences"]
         writer.write(
             documents=plan.documents, records=records, changed=changed,
@@ -334,17 +348,21 @@ def _text_key(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _known_vectors(previous: IndexData | None, sentence_mode: str) -> dict[str, np.ndarray]:
-    """The previous index's vectors by text; its sentence vectors only if made the same way."""
+def _previous_rows(previous: IndexData | None, sentence_mode: str, dim: int) -> VectorRows:
+    """Where the previous index's vectors are, by text (its memory-mapped arrays, read only when
+    a row is copied out); its sentence vectors only if made the same way."""
+    rows = VectorRows(dim)
     if previous is None:
-        return {}
-    known: dict[str, np.ndarray] = {}
-    for chunk, vector in zip(previous.chunks, previous.chunk_vectors, strict=True):
-        known[_text_key(chunk.text)] = np.asarray(vector)
+        return rows
+    assert previous.chunk_vectors is not None  # a file index always has its chunk vectors
+    source = rows.add_source(npy_opener(previous.chunk_vectors))
+    for row, chunk in enumerate(previous.chunks):
+        rows.put(_text_key(chunk.text), source, row)
     if sentence_vector_mode(previous.manifest) == sentence_mode:
-        for sentence, vector in zip(previous.sentences, previous.sentence_vectors, strict=True):
-            known[_text_key(sentence.text)] = np.asarray(vector)
-    return known
+        source = rows.add_source(npy_opener(previous.sentence_vectors))
+        for row, sentence in enumerate(previous.sentences):
+            rows.put(_text_key(sentence.text), source, row)
+    return rows
 
 
 def sentence_vector_mode(manifest: dict[str, Any]) -> str:
@@ -410,8 +428,8 @@ class _Embedding:
     """What one ingest embeds: the vectors it may reuse, and where it checkpoints new ones."""
 
     embedder: Embedder
-    known: dict[str, np.ndarray]  # the previous index's vectors, then this run's
-    saved: dict[str, np.ndarray]  # complete batches a killed run of the same input left
+    known: VectorRows  # the previous index's vectors, then this run's (all on disk)
+    saved: dict[str, int]  # complete batches a killed run of the same input left: key -> checkpoint row
     checkpoint: EmbeddingCheckpoint
     report: Callable[[EmbedProgress], None]
     embedded: int = 0  # texts the model embedded in this run
@@ -422,6 +440,9 @@ class _Embedding:
     work_timed_from: int = 0  # characters done when the clock started
     sentence_mode: str = SEPARATE  # POOLED: sentence vectors come from the chunk pass
     counts: dict[str, int] = field(default_factory=dict)  # texts embedded per pass
+
+    def __post_init__(self) -> None:
+        self._checkpoint_source = self.known.add_source(self.checkpoint.opener())
 
     def plan(self, passes: Sequence[Sequence[str]]) -> None:
         """Announce every pass's texts before the first, so the time left covers the whole run."""
@@ -435,8 +456,9 @@ class _Embedding:
 
     def chunks_and_sentences(
         self, chunks: Sequence[Chunk], sentences: Sequence[Sentence]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Both passes of an ingest, planned together; `counts` then says how many each embedded.
+    ) -> tuple[list[str], list[str]]:
+        """Both passes of an ingest, planned together; returns the chunks' and the sentences' keys
+        into `known`. `counts` then says how many texts each pass embedded.
 
         Pooled (`sentence_mode`): each sentence's vector comes from the pass over the first chunk
         that holds it whole (its tokens' mean, in context), so the sentence pass embeds only the
@@ -455,19 +477,19 @@ class _Embedding:
         else:
             self.plan([chunk_texts, sentence_texts])
         before = self.embedded
-        chunk_vectors = self.vectors_for(chunk_texts, "chunks", spans)
+        chunk_keys = self.vectors_for(chunk_texts, "chunks", spans)
         self.counts["chunks"] = self.embedded - before
-        sentence_vectors = self.vectors_for(sentence_texts, "sentences")
+        sentence_keys = self.vectors_for(sentence_texts, "sentences")
         self.counts["sentences"] = self.embedded - before - self.counts["chunks"]
-        return chunk_vectors, sentence_vectors
+        return chunk_keys, sentence_keys
 
     def vectors_for(
         self, texts: list[str], label: str, spans: dict[str, list[tuple[str, int, int]]] | None = None
-    ) -> np.ndarray:
-        """Vectors for `texts` in order; texts the previous index lacks are embedded in fixed
-        batches (each distinct text once), each batch checkpointed as soon as it is done. With
-        `spans` (text key -> its sentences' keys and offsets), the sentences' pooled vectors are
-        made by the same pass and checkpointed with it."""
+    ) -> list[str]:
+        """Make sure `known` has a vector for each of `texts`; returns their keys, in order. Texts
+        the previous index lacks are embedded in fixed batches (each distinct text once), each batch
+        checkpointed as soon as it is done. With `spans` (text key -> its sentences' keys and
+        offsets), the sentences' pooled vectors are made by the same pass and checkpointed with it."""
         keys = [_text_key(t) for t in texts]
         missing: dict[str, str] = {}
         for key, text in zip(keys, texts, strict=True):
@@ -478,21 +500,23 @@ class _Embedding:
         todo = list(missing.items())
         if todo:
             self._report(label, 0, len(todo))
+        source = self._checkpoint_source
         for begin in range(0, len(todo), CHECKPOINT_BATCH):
             part = todo[begin : begin + CHECKPOINT_BATCH]
             if all(key in self.saved for key, _ in part):
-                vectors = np.vstack([self.saved[key] for key, _ in part])
                 self.resumed += len(part)
                 for key, _ in part:
+                    self.known.put(key, source, self.saved[key])
                     for sentence_key, _, _ in (spans or {}).get(key, ()):
                         if sentence_key in self.saved:
-                            self.known.setdefault(sentence_key, self.saved[sentence_key])
+                            self.known.put_new(sentence_key, source, self.saved[sentence_key])
             else:
                 if spans is None:
-                    vectors = self.embedder.embed([text for _, text in part])
-                    self.checkpoint.append([key for key, _ in part], vectors)
+                    first = self.checkpoint.append([key for key, _ in part], self.embedder.embed([t for _, t in part]))
+                    for offset, (key, _) in enumerate(part):
+                        self.known.put(key, source, first + offset)
                 else:
-                    vectors = self._embed_pooling(part, spans)
+                    self._embed_pooling(part, spans)
                 self.embedded += len(part)
                 work = sum(len(text) for key, text in part if key not in self.saved)
                 self.work_done += work
@@ -500,14 +524,10 @@ class _Embedding:
                     # The rate is timed from the end of the first batch: that one also pays for
                     # loading (or exporting) the model, which would make every later estimate long.
                     self.started, self.work_timed_from = time.perf_counter(), self.work_done
-            for (key, _), vector in zip(part, vectors, strict=True):
-                self.known[key] = vector
             self._report(label, min(begin + CHECKPOINT_BATCH, len(todo)), len(todo))
-        dim = self.embedder.dim
-        out = np.vstack([self.known[k] for k in keys]) if keys else np.zeros((0, dim), dtype=np.float32)
-        return out.astype(np.float32).reshape(-1, dim)
+        return keys
 
-    def _embed_pooling(self, part: list[tuple[str, str]], spans: dict[str, list[tuple[str, int, int]]]) -> np.ndarray:
+    def _embed_pooling(self, part: list[tuple[str, str]], spans: dict[str, list[tuple[str, int, int]]]) -> None:
         wanted = [spans.get(key, []) for key, _ in part]
         vectors, pooled = self.embedder.embed_with_spans(  # type: ignore[attr-defined]
             [text for _, text in part], [[(a, b) for _, a, b in rows] for rows in wanted]
@@ -517,11 +537,11 @@ class _Embedding:
             for (sentence_key, _, _), vector in zip(rows, row_vectors, strict=True):
                 if vector is not None and sentence_key not in self.known and sentence_key not in new:
                     new[sentence_key] = vector
-        self.known.update(new)
         # The sentences' keys go first: a batch whose chunk keys are all on disk has its sentences too.
         keys = [*new, *(key for key, _ in part)]
-        self.checkpoint.append(keys, np.vstack([*new.values(), vectors]) if new else vectors)
-        return vectors
+        first = self.checkpoint.append(keys, np.vstack([*new.values(), vectors]) if new else vectors)
+        for offset, key in enumerate(keys):
+            self.known.put(key, self._checkpoint_source, first + offset)
 
     def _report(self, label: str, done: int, total: int) -> None:
         elapsed = time.perf_counter() - self.started if self.started is not None else 0.0
@@ -531,7 +551,7 @@ class _Embedding:
 
 
 def _start_embedding(
-    index_dir: Path, embedder: Embedder, known: dict[str, np.ndarray], progress: bool, log_every_s: float | None,
+    index_dir: Path, embedder: Embedder, known: VectorRows, progress: bool, log_every_s: float | None,
     scope: str = "", sentence_mode: str = SEPARATE,
 ) -> _Embedding:
     index_dir.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,7 @@ def test_a_checkpoint_keeps_whole_batches_only(tmp_path: Path) -> None:
     with open(checkpoint.folder / "keys.txt", "ab") as handle:
         handle.write(b"k4-half")
     loaded = EmbeddingCheckpoint(tmp_path, "model-x", dim=4).load()
-    assert sorted(loaded) == ["k1", "k2", "k3"] and loaded["k3"].tolist() == [3, 3, 3, 3]
+    assert sorted(loaded) == ["k1", "k2", "k3"] and checkpoint.opener()()[loaded["k3"]].tolist() == [3, 3, 3, 3]
     assert EmbeddingCheckpoint(tmp_path, "another-model", dim=4).load() == {}  # another model's vectors
     checkpoint.discard()
     assert not checkpoint.folder.exists()
@@ -117,9 +117,11 @@ def test_without_a_terminal_progress_is_a_line_now_and_then(capsys) -> None:
 
 def test_the_time_left_covers_every_pass_of_the_run(tmp_path: Path) -> None:
     from rag.ingest import CHECKPOINT_BATCH, EmbedProgress, _start_embedding
+    from rag.store.vector_rows import VectorRows
 
     seen: list[EmbedProgress] = []
-    embedding = _start_embedding(tmp_path, HashingEmbedder(), {}, progress=False, log_every_s=None)
+    embedder = HashingEmbedder()
+    embedding = _start_embedding(tmp_path, embedder, VectorRows(embedder.dim), progress=False, log_every_s=None)
     embedding.report = seen.append
     chunks = [f"chunk number {i} " * 20 for i in range(3 * CHECKPOINT_BATCH)]
     sentences = [f"sentence {i}." for i in range(700)]

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.store.vector_rows import Opener, raw_file_opener
+
 
 class EmbeddingCheckpoint:
     def __init__(self, index_dir: Path, model: str, dim: int, scope: str = "") -> None:
@@ -32,8 +34,9 @@ class EmbeddingCheckpoint:
         self._keys = self.folder / "keys.txt"
         self._vectors = self.folder / "vectors.f32"
 
-    def load(self) -> dict[str, np.ndarray]:
-        """The vectors of complete batches (cutting off what a kill left half-written)."""
+    def load(self) -> dict[str, int]:
+        """The keys of complete batches, each with its row in `opener()`'s array (cutting off what a
+        kill left half-written)."""
         if not self._keys.is_file() or not self._vectors.is_file():
             return {}
         raw = self._keys.read_bytes()
@@ -44,12 +47,18 @@ class EmbeddingCheckpoint:
         keys = keys[:rows]
         if len(complete) != len(raw) or self._vectors.stat().st_size != rows * row_bytes:
             self._truncate(keys, rows * row_bytes)
-        vectors = np.fromfile(self._vectors, dtype=np.float32, count=rows * self.dim).reshape(rows, self.dim)
-        return dict(zip(keys, vectors, strict=True))
+        return {key: row for row, key in enumerate(keys)}
 
-    def append(self, keys: list[str], vectors: np.ndarray) -> None:
+    def opener(self) -> Opener:
+        """The checkpointed vectors, row i for key line i, mapped anew on each call (the file grows)."""
+        return raw_file_opener(self._vectors, self.dim)
+
+    def append(self, keys: list[str], vectors: np.ndarray) -> int:
+        """Write one batch (durably); returns the row its first vector has."""
         self.folder.mkdir(parents=True, exist_ok=True)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(keys), self.dim)
+        # Whole rows only: `load` cut off any half-written batch before the first append.
+        first = self._vectors.stat().st_size // (self.dim * 4) if self._vectors.is_file() else 0
         with open(self._vectors, "ab") as handle:
             handle.write(vectors.tobytes())
             handle.flush()
@@ -58,6 +67,7 @@ class EmbeddingCheckpoint:
             handle.write("".join(f"{k}\n" for k in keys).encode("ascii"))
             handle.flush()
             os.fsync(handle.fileno())
+        return first
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

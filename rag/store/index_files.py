@@ -25,6 +25,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,12 +109,15 @@ def write_index(
     chunks: list[Chunk],
     sentences: list[Sentence],
     chunk_store: FaissStore,
-    chunk_vectors: np.ndarray,
-    sentence_vectors: np.ndarray,
+    chunk_vectors: Path,
+    sentence_vectors: Path,
     manifest: dict[str, Any],
     answer_settings: dict[str, Any],
 ) -> Path:
-    """Write a new generation and make it current. Returns the generation folder."""
+    """Write a new generation and make it current. Returns the generation folder.
+
+    `chunk_vectors`, `sentence_vectors`: float32 `.npy` files in `index_dir` (from `vector_files`),
+    moved into the generation: a large archive's vectors are never all in memory at once."""
     index_dir.mkdir(parents=True, exist_ok=True)
     version = manifest["index_version"]
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=index_dir))
@@ -130,8 +135,8 @@ def write_index(
             ({"doc_id": s.doc_id, "start": s.start, "end": s.end} for s in sentences),
         )
         chunk_store.save(staging / "chunk_vectors.faiss")
-        np.save(staging / "chunk_vectors.npy", np.ascontiguousarray(chunk_vectors, dtype=np.float32))
-        np.save(staging / "sentence_vectors.npy", np.ascontiguousarray(sentence_vectors, dtype=np.float32))
+        os.replace(chunk_vectors, staging / "chunk_vectors.npy")
+        os.replace(sentence_vectors, staging / "sentence_vectors.npy")
         (staging / "settings.json").write_text(json.dumps(answer_settings, indent=2, sort_keys=True))
         files = {}
         for path in sorted(staging.iterdir()):
@@ -152,6 +157,17 @@ def write_index(
         raise
     _remove_stale_generations(index_dir, keep=generation.name)
     return generation
+
+
+@contextmanager
+def vector_files(index_dir: Path) -> Iterator[tuple[Path, Path]]:
+    """Paths for the chunk and sentence vector files of a generation about to be written; their
+    folder is a staging leftover if the ingest is killed (`remove_staging_leftovers`)."""
+    folder = Path(tempfile.mkdtemp(prefix=".staging-vectors-", dir=index_dir))
+    try:
+        yield folder / "chunk_vectors.npy", folder / "sentence_vectors.npy"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def read_manifest(generation: Path) -> dict[str, Any]:
