@@ -51,7 +51,12 @@ class IngestOptions:
 
 def seed_chunk_texts(settings: Settings, embedder: Embedder) -> list[str]:
     """The seed corpus's chunk texts exactly as ingest cuts them (same chunker, same token counter)."""
-    documents = parse_paths([settings.seeds_dir])
+    return corpus_chunk_texts([settings.seeds_dir], settings, embedder)
+
+
+def corpus_chunk_texts(paths: Sequence[Path], settings: Settings, embedder: Embedder) -> list[str]:
+    """The chunk texts of `paths` exactly as ingest cuts them (same chunker, same token counter)."""
+    documents = parse_paths(list(paths))
     config = ChunkerConfig(settings.chunk_tokens, settings.chunk_overlap_tokens)
     count_model = getattr(embedder, "count_model_tokens", None)
     return [c.text for d in documents for c in chunk_document(d, config, count_model)]

@@ -89,12 +89,37 @@ def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             _target("two servers / one, 16 clients", servers.get("two_over_one"), 1.5, ">="),
             _target("two servers: errors", _get(servers, "two_servers", "errors"), 0, "<="),
         ]
+    targets += _ingest_scale_targets(result.get("ingest-scale") or {})
     large = _large_default(result)
     if large is not None:
         targets += [
             _target("1M search p95 (default type)", _get(large, "search_ms", "p95", "median"), 10, "<=", "ms"),
             _target("1M recall@10 (default type)", large.get("recall_at_10"), 0.95, ">="),
             _target("1M index resident (default type)", _get(large, "memory", "resident_mb"), 1024, "<=", "MB"),
+        ]
+    return targets
+
+
+def _ingest_scale_targets(part: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 18's: the rate at 5k articles (else the largest size run), peak RSS of the largest size
+    over the smallest's (the issue's is 20k over 1k), and the resume."""
+    sizes = {int(n): figures for n, figures in (part.get("sizes") or {}).items()}
+    if not sizes:
+        return []
+    rated = 5000 if 5000 in sizes else max(sizes)
+    targets = [_target(f"ingest {rated:,} articles: embed rate / raw model", sizes[rated].get("ratio"), 0.90, ">=")]
+    small, large = min(sizes), max(sizes)
+    if large > small and sizes[small].get("peak_rss_mb") and sizes[large].get("peak_rss_mb"):
+        growth = round(sizes[large]["peak_rss_mb"] / sizes[small]["peak_rss_mb"], 3)
+        targets.append(_target(f"ingest peak RSS {large:,} / {small:,} articles (issue: 20k / 1k)", growth, 1.5, "<="))
+    resume = part.get("resume") or {}
+    total = resume.get("texts_to_embed")
+    if total:
+        lost = (resume["embedded_twice"] + resume["lost_in_flight_at_most"]) / total
+        targets += [
+            _target("resume after kill -9: embedded twice (checkpointed)", resume["embedded_twice_share"], 0.05, "<="),
+            _target("resume: embedded twice or lost in flight (at most)", round(lost, 4), 0.05, "<="),
+            _target("resume: files differing from uninterrupted", len(resume["differences"]), 0, "<="),
         ]
     return targets
 
@@ -134,6 +159,8 @@ def print_report(result: dict[str, Any], console: Console | None = None) -> None
         _print_scale(console, result["scale"])
     if result.get("postgres"):
         _print_postgres(console, result["postgres"])
+    if result.get("ingest-scale"):
+        _print_ingest_scale(console, result["ingest-scale"])
     for part, error in (result.get("errors") or {}).items():
         console.print(f"[red]{part} failed:[/red] {escape(str(error))}")
     _print_targets(console, result.get("targets", []))
@@ -282,6 +309,44 @@ def _print_postgres(console: Console, pg: dict[str, Any]) -> None:
         )
 
 
+def _print_ingest_scale(console: Console, part: dict[str, Any]) -> None:
+    if "skipped" in part:
+        console.print(f"Ingest at scale: skipped ({escape(part['skipped'])})")
+        return
+    table = Table(title=(
+        f"Ingest at scale: news articles (repeated past the corpus's 1,468, sentences reordered), each a fresh "
+        f"`rag ingest` process, embedder {part.get('embedder_name')}; raw model timed between them"
+    ))
+    columns = ("articles", "chunks embedded", "wall s", "embed s", "articles/s", "tokens/s (embed)",
+               "raw tokens/s", "ingest / raw", "peak RSS MB")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for n, size in part.get("sizes", {}).items():
+        raw = _get(size, "raw_model", "tokens_per_s")
+        table.add_row(
+            f"{int(n):,}", f"{size.get('embedded') or 0:,}", f"{size['wall_s']:,.1f}",
+            f"{size['stages'].get('embed', 0):,.1f}", f"{size['articles_per_s']:,.2f}",
+            f"{size.get('embed_tokens_per_s') or 0:,.0f}", fig(raw, digits=0),
+            "—" if size.get("ratio") is None else f"{size['ratio']:.3f}", f"{size.get('peak_rss_mb') or 0:,.0f}",
+        )
+    console.print(table)
+    resume = part.get("resume")
+    if resume and "error" in resume:
+        console.print(f"Resume at {resume['articles']:,} articles: not measured ({escape(resume['error'])})")
+    elif resume:
+        total = resume["texts_to_embed"]
+        console.print(
+            f"Resume at {resume['articles']:,} articles: SIGKILL {resume['killed_after_s']} s in, with "
+            f"{resume['resumed']:,} of {total:,} texts checkpointed ({resume['resumed_share']:.0%}); the next run "
+            f"took {resume['resumed_wall_s']} s (uninterrupted {resume['uninterrupted_wall_s']} s), embedded "
+            f"{resume['embedded'] + resume['sentences_embedded']:,}, of them {resume['embedded_twice']:,} checkpointed "
+            f"already; lost in flight {resume['lost_in_flight_s']} s of embedding, at most "
+            f"{resume['lost_in_flight_at_most']:,} texts ({resume['lost_in_flight_share_at_most']:.1%}); "
+            f"index identical to the uninterrupted one: "
+            f"{'yes' if resume['identical'] else 'no, ' + ', '.join(resume['differences'])}"
+        )
+
+
 def _is_default(size: dict[str, Any], params: dict[str, Any]) -> bool:
     default = size.get("default", {})
     return params.get("type") == default.get("type") and params.get("storage") == default.get("storage")
@@ -290,7 +355,7 @@ def _is_default(size: dict[str, Any], params: dict[str, Any]) -> bool:
 def _print_targets(console: Console, targets: list[dict[str, Any]]) -> None:
     if not targets:
         return
-    table = Table(title="Targets (issues 6 and 15), medians of this run")
+    table = Table(title="Targets (issues 6, 15 and 18), medians of this run")
     for column in ("target", "measured", "limit", "met"):
         table.add_column(column)
     for t in targets:

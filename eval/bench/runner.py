@@ -1,4 +1,4 @@
-"""The whole benchmark: ingest, in-process, HTTP and scale parts, into one result dict.
+"""The whole benchmark: ingest, in-process, HTTP, scale (and, when asked, ingest-scale) parts, into one result dict.
 
 Each part is independent: a part that fails is recorded under `errors` and the others still run,
 so one broken piece (say, the service) does not hide the figures of the rest.
@@ -20,9 +20,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from eval.bench import PARTS
+from eval.bench import DEFAULT_PARTS
 from eval.bench.http_load import HttpOptions, run_http
 from eval.bench.ingest_rate import IngestOptions, run_ingest
+from eval.bench.ingest_scale import IngestScaleOptions, run_ingest_scale
 from eval.bench.inprocess import InprocessOptions, load_questions, run_inprocess
 from eval.bench.postgres import PostgresOptions
 from eval.bench.reference import QueryEncoder, torch_encoder
@@ -33,6 +34,7 @@ from rag.settings import Settings
 from rag.store.index_files import index_exists
 
 SCHEMA = 1
+INDEX_PARTS = {"ingest", "inprocess", "http"}  # the parts that measure an index of seeds/
 
 
 @dataclass
@@ -40,11 +42,25 @@ class BenchOptions:
     index: Path | None = None
     out: Path = Path("eval/out/bench")
     quick: bool = False
-    parts: tuple[str, ...] = PARTS
+    parts: tuple[str, ...] = DEFAULT_PARTS
     scale_sizes: tuple[int, ...] | None = None
     scale_all: bool = False  # every index type at every size (HNSW at 1M: many minutes)
+    ingest_sizes: tuple[int, ...] | None = None  # article counts of the ingest-scale part
+    ingest_resume_at: int | None = None  # its size killed halfway and resumed (None: the first, 0: none)
     store: str | None = None  # a postgresql:// URL: the postgres part measures that server
     log: Callable[[str], None] = field(default=lambda message: print(message, file=sys.stderr, flush=True))
+
+    def ingest_scale_options(self) -> IngestScaleOptions:
+        if self.quick:
+            # Resumed at 80 articles: two checkpoint batches, so the kill lands between them.
+            options = IngestScaleOptions(sizes=(40, 80), resume_at=80, raw_texts=64, log=self.log)
+        else:
+            options = IngestScaleOptions(log=self.log)
+        if self.ingest_sizes:
+            options.sizes, options.resume_at = self.ingest_sizes, None
+        if self.ingest_resume_at is not None:
+            options.resume_at = self.ingest_resume_at
+        return options
 
     def ingest_options(self) -> IngestOptions:
         if self.quick:
@@ -128,8 +144,10 @@ def run_bench(
         "errors": {},
     }
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp:
-        index_dir, built = _index_for(settings, Path(tmp), options, embedder_factory)
-        result["index"] = {"dir": str(index_dir), "built_by_bench": built}
+        index_dir, built = settings.index_dir, False
+        if INDEX_PARTS & set(options.parts):  # scale, postgres and ingest-scale make their own
+            index_dir, built = _index_for(settings, Path(tmp), options, embedder_factory)
+            result["index"] = {"dir": str(index_dir), "built_by_bench": built}
         settings = settings.with_(index_dir=index_dir)
         embedder = None
 
@@ -170,6 +188,14 @@ def run_bench(
             from eval.bench.postgres import run_postgres
 
             _part(result, "postgres", lambda: run_postgres(store, options.postgres_options()), options.log)
+        if "ingest-scale" in options.parts:
+            if embedder_factory is not None:
+                result["ingest-scale"] = {"skipped": "a custom embedder cannot be passed to an ingest process"}
+            else:
+                _part(
+                    result, "ingest-scale",
+                    lambda: run_ingest_scale(settings, options.ingest_scale_options()), options.log,
+                )
         if built:
             shutil.rmtree(index_dir, ignore_errors=True)
     result["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
