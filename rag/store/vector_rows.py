@@ -63,9 +63,6 @@ class VectorRows:
     def __contains__(self, key: str) -> bool:
         return key in self._where
 
-    def __len__(self) -> int:
-        return len(self._where)
-
     def gather(self, keys: Sequence[str]) -> np.ndarray:
         """The vectors of `keys`, in order, in memory (for a small set, or a store that takes arrays)."""
         blocks = list(self._blocks(keys))
